@@ -1,0 +1,1 @@
+"""viewrank.exporters"""

@@ -1,0 +1,5 @@
+import sys
+
+from viewrank.cli import main
+
+sys.exit(main())

@@ -1,0 +1,113 @@
+"""Plain data types and the protocols every reranker and embedder implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+Role = Literal["query", "passage"]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query (a BEIR "query", a TREC "topic")."""
+
+    qid: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One first-stage hit: its id, its text and the first-stage score.
+
+    ``title`` is kept apart from ``text`` because some models format it on its own;
+    :attr:`contents` is what most models read (title and text joined by a space).
+    """
+
+    docid: str
+    text: str
+    score: float = 0.0
+    title: str = ""
+
+    @property
+    def contents(self) -> str:
+        return f"{self.title} {self.text}".strip() if self.title else self.text
+
+
+@dataclass(frozen=True)
+class ScoredDoc:
+    docid: str
+    score: float
+
+
+@dataclass(frozen=True)
+class RankedList:
+    """A query's documents, best first, with the scores that ordered them."""
+
+    qid: str
+    items: tuple[ScoredDoc, ...] = field(default_factory=tuple)
+
+    @property
+    def docids(self) -> list[str]:
+        return [item.docid for item in self.items]
+
+    @property
+    def scores(self) -> list[float]:
+        return [item.score for item in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @classmethod
+    def from_scores(cls, qid: str, candidates: Sequence[Candidate], scores: Sequence[float]) -> "RankedList":
+        """Sort candidates by score, best first; ties keep the first-stage order (a stable sort)."""
+        if len(candidates) != len(scores):
+            raise ValueError(f"{len(candidates)} candidates but {len(scores)} scores for query {qid!r}")
+        order = sorted(range(len(candidates)), key=lambda i: -float(scores[i]))
+        return cls(qid, tuple(ScoredDoc(candidates[i].docid, float(scores[i])) for i in order))
+
+    @classmethod
+    def from_order(cls, qid: str, candidates: Sequence[Candidate], order: Sequence[int]) -> "RankedList":
+        """A ranked list from a permutation (index into ``candidates``, best first).
+
+        Rankers that produce an order rather than scores (a sliding window) get
+        descending pseudo-scores ``n - rank`` so the TREC run sorts the same way.
+        """
+        n = len(candidates)
+        if sorted(order) != list(range(n)):
+            raise ValueError(f"order for query {qid!r} is not a permutation of {n} candidates")
+        return cls(qid, tuple(ScoredDoc(candidates[i].docid, float(n - r)) for r, i in enumerate(order)))
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Reorders one query's candidates."""
+
+    def rerank(self, query: Query, candidates: Sequence[Candidate]) -> RankedList: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to vectors: one row per text, ``dim`` columns."""
+
+    dim: int
+
+    def embed(self, texts: Sequence[str], role: Role = "passage") -> np.ndarray: ...
+
+
+class ScoringReranker:
+    """Base for rerankers that give every candidate a score.
+
+    Subclasses implement :meth:`score`; :meth:`rerank` sorts by it.
+    """
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rerank(self, query: Query, candidates: Sequence[Candidate]) -> RankedList:
+        if not candidates:
+            return RankedList(query.qid)
+        scores = np.asarray(self.score(query.text, [c.contents for c in candidates]), dtype=np.float64)
+        return RankedList.from_scores(query.qid, candidates, scores.tolist())
