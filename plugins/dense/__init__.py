@@ -1,0 +1,1 @@
+"""Dense embedders: mean/CLS pooling over any local Hugging Face encoder."""
