@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
 from viewrank.runs import RunWriter
-from viewrank.types import Candidate, Query, RankedList, Reranker
+from viewrank.types import Candidate, Query, RankedList, Reranker, ScoredDoc
 
 
 def hits_to_candidates(searcher: Any, hits: Sequence[Any]) -> list[Candidate]:
@@ -49,6 +49,13 @@ def rerank_hits(searcher: Any, query: str | Query, hits: Sequence[Any], reranker
     return reranker.rerank(q, hits_to_candidates(searcher, hits))
 
 
+def with_tail(ranked: RankedList, tail: Sequence[Candidate]) -> RankedList:
+    """Append first-stage candidates that were not reranked, below every reranked one, in order."""
+    floor = min(ranked.scores, default=0.0)
+    items = ranked.items + tuple(ScoredDoc(c.docid, floor - 1.0 - i) for i, c in enumerate(tail))
+    return RankedList(ranked.qid, items)
+
+
 @dataclass
 class RunResult:
     name: str
@@ -66,17 +73,25 @@ def rerank_run(
     first_stage: dict[str, list[tuple[str, float]]],
     output: Path,
     resume: bool = False,
+    rerank_depth: int | None = None,
 ) -> RunResult:
-    """Rerank every query's first-stage list and write the TREC run (resumable, never half-written)."""
+    """Rerank every query's first-stage list and write the TREC run (resumable, never half-written).
+
+    With ``rerank_depth`` only the top ``rerank_depth`` candidates are reranked; the rest keep
+    their first-stage order below them (so recall at the full depth is the first stage's).
+    """
     writer = RunWriter(output, tag=f"viewrank-{name}", resume=resume)
     todo = [q for q in queries if not writer.is_done(q.qid)]
     seconds = 0.0
     try:
         for q in tqdm(todo, desc=f"rerank {name}", unit="q"):
             candidates = [dataset.candidate(docid, score) for docid, score in first_stage.get(q.qid, [])]
+            head, tail = (candidates, []) if rerank_depth is None else (candidates[:rerank_depth], candidates[rerank_depth:])
             started = time.perf_counter()
-            ranked = reranker.rerank(q, candidates)
+            ranked = reranker.rerank(q, head)
             seconds += time.perf_counter() - started
+            if tail:
+                ranked = with_tail(ranked, tail)
             writer.write(ranked)
     except BaseException:
         writer.abandon()

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reranker", action="append", metavar="NAME[:ARG]",
                    help="registered reranker; repeat to compare several (default: none = BM25 order)")
     p.add_argument("--depth", type=int, default=100, help="BM25 candidates per query (default 100)")
+    p.add_argument("--rerank-depth", type=int, default=None,
+                   help="rerank only the top K of the depth BM25 hits; the rest keep BM25 order below them")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--output", help="run file (one reranker)")
     out.add_argument("--output-dir", help="folder for one run per reranker, plus summary.json")
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise ViewrankError("several --reranker values need --output-dir (one run file each), not --output")
     if args.depth < 1:
         raise ViewrankError(f"--depth must be at least 1, got {args.depth}")
+    if args.rerank_depth is not None and not 1 <= args.rerank_depth <= args.depth:
+        raise ViewrankError(f"--rerank-depth must be between 1 and --depth ({args.depth}), got {args.rerank_depth}")
     check_index(args.index)
     dataset = BeirDataset(args.dataset)
     queries = dataset.queries(args.split)
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for spec, reranker in rerankers.items():
         output = Path(args.output) if args.output else Path(args.output_dir) / run_file_name(spec)
-        result = rerank_run(reranker, spec, dataset, queries, first_stage, output, resume=args.resume)
+        result = rerank_run(reranker, spec, dataset, queries, first_stage, output, resume=args.resume,
+                            rerank_depth=None if spec == "none" else args.rerank_depth)
         if qrels is not None:
             result.metrics = evaluate_run(output, {q.qid: qrels[q.qid] for q in queries})
         rows.append(result)
@@ -76,10 +81,11 @@ def run(args: argparse.Namespace) -> int:
         m = r.metrics
         cells = " ".join(f"{m[k]:>8.4f}" if k in m else f"{'-':>8}" for k in ("nDCG@10", "R@100", "MRR@10"))
         print(f"{r.name:<32} {cells} {bm25_spq + r.seconds_per_query:>8.4f}  {r.run}")
-    print(f"(s/query = BM25 {bm25_spq:.4f} s + rerank; depth {args.depth}, {len(queries)} queries, split {args.split})")
+    reranked = f", top {args.rerank_depth} reranked" if args.rerank_depth else ""
+    print(f"(s/query = BM25 {bm25_spq:.4f} s + rerank; depth {args.depth}{reranked}, {len(queries)} queries, split {args.split})")
     if args.output_dir:
         summary = {
-            "dataset": str(args.dataset), "split": args.split, "depth": args.depth, "queries": len(queries),
+            "dataset": str(args.dataset), "split": args.split, "depth": args.depth, "rerank_depth": args.rerank_depth, "queries": len(queries),
             "bm25_seconds_per_query": bm25_spq,
             "runs": [{"reranker": r.name, "run": str(r.run), "metrics": r.metrics,
                       "rerank_seconds_per_query": r.seconds_per_query} for r in rows],
