@@ -1,9 +1,16 @@
-"""DenseEmbedder: a local Hugging Face encoder with pooling and L2 normalisation."""
+"""DenseEmbedder: a local Hugging Face encoder with pooling, truncation and L2 normalisation.
+
+Everything that decides how a text becomes a vector lives in :class:`DenseConfig` and is saved
+beside the weights as ``viewrank_dense.json``, so a saved folder re-embeds identically.
+``layer`` and ``dim`` make the same class serve 2D-Matryoshka models: the encoder is cut after
+``layer`` transformer blocks (a real early exit, not a discarded computation) and the pooled
+vector is truncated to its first ``dim`` components before normalisation.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -11,15 +18,21 @@ import numpy as np
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.runs import atomic_write_text
 from viewrank.types import Role
 
-Pooling = Literal["mean", "cls"]
+Pooling = Literal["mean", "cls", "last"]
+POOLINGS = ("mean", "cls", "last")
 CONFIG_NAME = "viewrank_dense.json"
 
 
 @dataclass
 class DenseConfig:
-    """How texts become vectors; saved beside the weights as ``viewrank_dense.json``."""
+    """How texts become vectors; saved beside the weights as ``viewrank_dense.json``.
+
+    ``layer``: number of transformer blocks to run (None = all); ``dim``: keep the first
+    ``dim`` components of the pooled vector (None = all).
+    """
 
     pooling: Pooling = "mean"
     normalize: bool = True
@@ -27,27 +40,141 @@ class DenseConfig:
     passage_prefix: str = ""
     max_length: int = 256
     batch_size: int = 32
+    layer: int | None = None
+    dim: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ViewrankError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)}")
+        for name in ("max_length", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ViewrankError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("layer", "dim"):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ViewrankError(f"{name} must be >= 1, got {value!r}")
 
     @classmethod
     def load(cls, model_dir: Path) -> "DenseConfig":
         path = model_dir / CONFIG_NAME
         if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise ViewrankError(f"{path}: malformed JSON ({exc.msg})") from None
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         st = model_dir / "1_Pooling" / "config.json"  # a sentence-transformers folder
         if st.is_file():
             pooling = json.loads(st.read_text(encoding="utf-8"))
-            return cls(pooling="cls" if pooling.get("pooling_mode_cls_token") else "mean")
+            cfg = cls(pooling="cls" if pooling.get("pooling_mode_cls_token") else "mean")
+            st_cfg = model_dir / "sentence_bert_config.json"
+            if st_cfg.is_file():
+                cfg.max_length = int(json.loads(st_cfg.read_text(encoding="utf-8")).get("max_seq_length", cfg.max_length))
+            return cfg
         return cls()
+
+    def with_options(self, options: dict[str, str]) -> "DenseConfig":
+        """A copy with ``key=value`` overrides (from a spec such as ``dense:DIR@pooling=cls``)."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, object] = {}
+        for key, raw in options.items():
+            if key not in known:
+                raise ViewrankError(f"unknown embedder option {key!r}; known: {', '.join(sorted(known))}")
+            current = getattr(self, key)
+            if key in ("layer", "dim"):
+                changes[key] = None if raw.lower() in ("", "none", "all", "full") else _as_int(key, raw)
+            elif isinstance(current, bool):
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ViewrankError(f"option {key}={raw!r} is not a boolean (true/false)")
+                changes[key] = raw.lower() in ("true", "1", "yes")
+            elif isinstance(current, int):
+                changes[key] = _as_int(key, raw)
+            else:
+                changes[key] = raw
+        return replace(self, **changes)
+
+
+def _as_int(key: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ViewrankError(f"option {key}={raw!r} is not an integer") from None
+
+
+def parse_options(arg: str | None) -> tuple[str | None, dict[str, str]]:
+    """``"DIR@layer=4,dim=128"`` -> ``("DIR", {"layer": "4", "dim": "128"})``.
+
+    The model part may be empty (``"@dim=128"``: the default model).
+    """
+    if arg is None:
+        return None, {}
+    model, sep, rest = arg.rpartition("@") if "@" in arg else (arg, "", "")
+    options: dict[str, str] = {}
+    if sep:
+        for part in rest.split(","):
+            if not part.strip():
+                continue
+            key, eq, value = part.partition("=")
+            if not eq or not key.strip():
+                raise ViewrankError(f"bad option {part!r} in {arg!r}: expected KEY=VALUE[,KEY=VALUE]")
+            options[key.strip()] = value.strip()
+    return (model or None), options
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    """Pool token states ``(B, T, H)`` to ``(B, H)``; ``last`` takes the last non-pad token."""
     if pooling == "cls":
         return hidden[:, 0]
     if pooling == "mean":
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    raise ViewrankError(f"unknown pooling {pooling!r}; choose mean or cls")
+    if pooling == "last":
+        # works for right padding; with left padding the last column is the last token
+        if bool(mask[:, -1].all()):
+            return hidden[:, -1]
+        idx = mask.sum(1).long() - 1
+        return hidden[torch.arange(hidden.size(0), device=hidden.device), idx]
+    raise ViewrankError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+
+
+def layer_list(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The ModuleList of transformer blocks (BERT-like ``encoder.layer``, Llama-like ``layers``)."""
+    for path in ("encoder.layer", "layers", "model.layers", "transformer.layer", "transformer.h", "h"):
+        obj: object = model
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                break
+        if isinstance(obj, torch.nn.ModuleList):
+            return obj
+    raise ViewrankError(f"cannot find the transformer blocks of {type(model).__name__} (needed for layer=)")
+
+
+def set_depth(model: torch.nn.Module, depth: int) -> None:
+    """Keep only the first ``depth`` blocks (early exit); the weights of the rest are dropped."""
+    blocks = layer_list(model)
+    if depth > len(blocks):
+        raise ViewrankError(f"layer={depth} but the model has only {len(blocks)} layers")
+    parent_path = None
+    for path in ("encoder.layer", "layers", "model.layers", "transformer.layer", "transformer.h", "h"):
+        head, _, last = path.rpartition(".")
+        parent = model
+        ok = True
+        for part in filter(None, head.split(".")):
+            parent = getattr(parent, part, None)
+            if parent is None:
+                ok = False
+                break
+        if ok and getattr(parent, last, None) is blocks:
+            setattr(parent, last, torch.nn.ModuleList(list(blocks)[:depth]))
+            parent_path = path
+            break
+    assert parent_path is not None
+    for attr in ("num_hidden_layers", "n_layer", "num_layers"):
+        if hasattr(model.config, attr):
+            setattr(model.config, attr, depth)
+    if hasattr(model.config, "layer_types") and isinstance(model.config.layer_types, list):
+        model.config.layer_types = model.config.layer_types[:depth]
 
 
 class DenseEmbedder:
@@ -63,7 +190,16 @@ class DenseEmbedder:
         self.device = torch.device(device or "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.model = AutoModel.from_pretrained(self.model_dir).to(self.device).eval()
-        self.dim = int(self.model.config.hidden_size)
+        self.num_layers = len(layer_list(self.model))
+        if self.config.layer is not None:
+            if self.config.layer > self.num_layers:
+                raise ViewrankError(f"layer={self.config.layer} but {self.model_dir} has {self.num_layers} layers")
+            if self.config.layer < self.num_layers:
+                set_depth(self.model, self.config.layer)
+        hidden = int(self.model.config.hidden_size)
+        if self.config.dim is not None and self.config.dim > hidden:
+            raise ViewrankError(f"dim={self.config.dim} but {self.model_dir} has hidden size {hidden}")
+        self.dim = int(self.config.dim or hidden)
 
     def _prefix(self, role: Role) -> str:
         if role == "query":
@@ -72,32 +208,75 @@ class DenseEmbedder:
             return self.config.passage_prefix
         raise ViewrankError(f"unknown role {role!r}; use 'query' or 'passage'")
 
-    def encode_tensor(self, texts: Sequence[str], role: Role = "passage") -> torch.Tensor:
-        """Pooled (and normalised) vectors as a tensor, with gradients if enabled."""
+    def tokenize(self, texts: Sequence[str], role: Role) -> dict[str, torch.Tensor]:
         prefix = self._prefix(role)
-        batch = self.tokenizer(
+        return self.tokenizer(
             [prefix + t for t in texts], padding=True, truncation=True,
             max_length=self.config.max_length, return_tensors="pt",
         ).to(self.device)
-        out = self.model(**batch).last_hidden_state
-        vec = pool(out, batch["attention_mask"], self.config.pooling)
+
+    def finish(self, vec: torch.Tensor) -> torch.Tensor:
+        """Truncate to ``dim`` and normalise (when configured)."""
+        if self.config.dim is not None:
+            vec = vec[:, : self.config.dim]
         return torch.nn.functional.normalize(vec, dim=-1) if self.config.normalize else vec
 
-    def embed(self, texts: Sequence[str], role: Role = "passage") -> np.ndarray:
+    def encode_tensor(self, texts: Sequence[str], role: Role = "passage") -> torch.Tensor:
+        """Pooled (truncated, normalised) vectors as a tensor, with gradients if enabled."""
+        batch = self.tokenize(texts, role)
+        out = self.model(**batch).last_hidden_state
+        return self.finish(pool(out, batch["attention_mask"], self.config.pooling))
+
+    def _batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """Index batches of similar length (less padding); results are put back in order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        size = self.config.batch_size
+        return [order[s : s + size] for s in range(0, len(order), size)]
+
+    def embed(self, texts: Sequence[str], role: Role = "passage", progress: bool = False) -> np.ndarray:
         if isinstance(texts, str):
             raise ViewrankError("embed() takes a list of texts, not a single string")
-        if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = []
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        batches = self._batches(texts)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"embed {role}s", unit="batch")
         with torch.inference_mode():
-            for start in range(0, len(texts), self.config.batch_size):
-                chunks.append(self.encode_tensor(texts[start : start + self.config.batch_size], role).float().cpu().numpy())
-        return np.concatenate(chunks)
+            for idx in batches:
+                out[idx] = self.encode_tensor([texts[i] for i in idx], role).float().cpu().numpy()
+        return out
+
+    def embed_layers(self, texts: Sequence[str], role: Role = "passage", progress: bool = False) -> np.ndarray:
+        """Pooled, un-normalised, untruncated vectors of EVERY layer in one pass: ``(L+1, n, H)``.
+
+        Index 0 is the embedding layer, index ``l`` the output of block ``l``. Used to measure a
+        2D-Matryoshka grid (any layer x any dim) from a single encoding of a corpus.
+        """
+        texts = list(texts)
+        hidden = int(self.model.config.hidden_size)
+        n_layers = len(layer_list(self.model))
+        out = np.zeros((n_layers + 1, len(texts), hidden), dtype=np.float32)
+        batches = self._batches(texts)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"embed {role}s (all layers)", unit="batch")
+        with torch.inference_mode():
+            for idx in batches:
+                batch = self.tokenize([texts[i] for i in idx], role)
+                states = self.model(**batch, output_hidden_states=True).hidden_states
+                for layer, h in enumerate(states):
+                    out[layer, idx] = pool(h, batch["attention_mask"], self.config.pooling).float().cpu().numpy()
+        return out
 
     def save(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(out)
         self.tokenizer.save_pretrained(out)
-        (out / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2), encoding="utf-8")
+        atomic_write_text(out / CONFIG_NAME, json.dumps(asdict(self.config), indent=2))
         return out

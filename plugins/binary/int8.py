@@ -1,0 +1,88 @@
+"""Int8Quantizer: per-dimension calibration ranges learnt once from a corpus, stored as JSON.
+
+The ranges come from the corpus (never from the batch being quantised), so a single query
+quantises the same way as in a batch of thousands and never collapses to zeros. The scheme is
+faiss's ``QT_8bit`` scalar quantiser (code ``c`` in 0..255 decodes to ``lo + (c + 0.5) / 255 *
+(hi - lo)``), so a faiss ``IndexScalarQuantizer`` built by :meth:`faiss_index` scores exactly
+like :meth:`dequantize`. Signed int8 values are ``c - 128``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from viewrank.errors import ViewrankError
+from viewrank.runs import atomic_write_text
+
+INT8_NAME = "viewrank_int8.json"
+
+
+@dataclass
+class Int8Quantizer:
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @classmethod
+    def calibrate(cls, vectors: np.ndarray, percentile: float = 0.0) -> "Int8Quantizer":
+        """Ranges from corpus vectors: min/max, or the ``percentile`` / ``100 - percentile`` clip."""
+        x = np.asarray(vectors, dtype=np.float32)
+        if x.ndim != 2 or len(x) < 2:
+            raise ViewrankError(f"int8 calibration needs at least 2 vectors, got shape {x.shape}")
+        if percentile > 0:
+            lo, hi = np.percentile(x, percentile, axis=0), np.percentile(x, 100 - percentile, axis=0)
+        else:
+            lo, hi = x.min(0), x.max(0)
+        hi = np.maximum(hi, lo + 1e-6)
+        return cls(lo.astype(np.float32), hi.astype(np.float32))
+
+    @property
+    def dim(self) -> int:
+        return int(self.lo.shape[0])
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        if x.shape[1] != self.dim:
+            raise ViewrankError(f"int8 quantiser calibrated for dim {self.dim}, got vectors of dim {x.shape[1]}")
+        return x
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        """uint8 codes 0..255 (faiss's layout)."""
+        x = self._check(x)
+        scaled = np.floor((x - self.lo) / (self.hi - self.lo) * 255.0)
+        return np.clip(scaled, 0, 255).astype(np.uint8)
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Signed int8 values (codes - 128)."""
+        return (self.codes(x).astype(np.int16) - 128).astype(np.int8)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        codes = np.asarray(q).astype(np.float32) + (128.0 if np.asarray(q).dtype == np.int8 else 0.0)
+        return (self.lo + (codes + 0.5) / 255.0 * (self.hi - self.lo)).astype(np.float32)
+
+    def faiss_index(self, metric: str = "ip"):
+        """An empty, trained faiss ``IndexScalarQuantizer`` using exactly these ranges."""
+        import faiss
+
+        m = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+        index = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_8bit, m)
+        faiss.copy_array_to_vector(np.concatenate([self.lo, self.hi - self.lo]).astype(np.float32), index.sq.trained)
+        index.is_trained = True
+        return index
+
+    def save(self, directory: str | Path) -> Path:
+        data = {"scheme": "faiss QT_8bit per-dimension min/max", "lo": self.lo.tolist(), "hi": self.hi.tolist()}
+        return atomic_write_text(Path(directory) / INT8_NAME, json.dumps(data))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Int8Quantizer":
+        path = Path(directory) / INT8_NAME
+        if not path.is_file():
+            raise ViewrankError(f"{path} is missing: calibrate int8 ranges first (viewrank encode --int8 writes it)")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(np.asarray(data["lo"], np.float32), np.asarray(data["hi"], np.float32))
