@@ -1,0 +1,105 @@
+"""What every model class here shares: the export contract's helpers and save/load plumbing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from viewrank.errors import ViewrankError
+from viewrank.plugins.mvp.config import MVPConfig
+
+HEAD_NAME = "mvp_head.safetensors"
+
+
+class ListScorerBase(nn.Module):
+    """Base of the model classes: ``tokenize`` + ``forward`` give scores for one query's list.
+
+    Subclasses implement :meth:`tokenize`, :meth:`score_lists` (``(B, N, L)`` inputs to
+    ``(B, N)`` scores and the anchors, or ``None``), :meth:`save` and :meth:`load`.
+    ``forward`` is the single-query contract exporters trace: ``[N, L]`` in, ``[N]`` out.
+    """
+
+    config: MVPConfig
+    tokenizer: object
+
+    def tokenize(self, query: str, passages: Sequence[str]) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def score_lists(self, input_ids, attention_mask, token_type_ids=None):  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        tt = None if token_type_ids is None else token_type_ids.unsqueeze(0)
+        scores, _ = self.score_lists(input_ids.unsqueeze(0), attention_mask.unsqueeze(0), tt)
+        return scores.squeeze(0)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        """Scores of ``passages`` for ``query`` in one forward pass (empty in, empty out)."""
+        if len(passages) == 0:
+            return np.zeros(0, dtype=np.float32)
+        batch = {k: v.to(self.device) for k, v in self.tokenize(query, list(passages)).items()}
+        with torch.inference_mode():
+            return self(**batch).float().cpu().numpy()
+
+    def _tokenize_texts(self, first: list[str], second: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """Pad to the longest, truncate to ``config.max_length``; drop token types the backbone ignores."""
+        if not first:
+            empty = torch.zeros((0, 1), dtype=torch.long)
+            out = {"input_ids": empty, "attention_mask": empty.clone()}
+            if self.uses_token_types:
+                out["token_type_ids"] = empty.clone()
+            return out
+        kwargs = dict(padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt")
+        enc = self.tokenizer(first, second, **kwargs) if second is not None else self.tokenizer(first, **kwargs)
+        out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        if self.uses_token_types:
+            tt = enc.get("token_type_ids")
+            out["token_type_ids"] = tt if tt is not None else torch.zeros_like(enc["input_ids"])
+        return out
+
+    @property
+    def uses_token_types(self) -> bool:
+        return False
+
+
+def load_head(module: nn.Module, model_dir: Path) -> None:
+    from safetensors.torch import load_file
+
+    path = Path(model_dir) / HEAD_NAME
+    if not path.is_file():
+        raise ViewrankError(f"{model_dir}: {HEAD_NAME} missing (incomplete model directory)")
+    module.load_state_dict(load_file(str(path)))
+
+
+def save_head(module: nn.Module, model_dir: Path) -> None:
+    """Write the head's tensors atomically (temp file + rename)."""
+    import os
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    model_dir = Path(model_dir)
+    fd, tmp = tempfile.mkstemp(prefix=f".{HEAD_NAME}.", suffix=".tmp", dir=model_dir)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, tmp)
+        os.replace(tmp, model_dir / HEAD_NAME)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_model_dir(model_dir: str | Path) -> Path:
+    path = Path(model_dir)
+    if not (path / "config.json").is_file():
+        raise ViewrankError(f"{path} holds no Hugging Face model (config.json missing)")
+    return path

@@ -1,0 +1,72 @@
+"""CrossEncoder: the pointwise baseline, a linear head on ``[CLS]`` of (query, passage) pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from viewrank.plugins.mvp.base import ListScorerBase, check_model_dir, load_head, save_head
+from viewrank.plugins.mvp.config import MVPConfig
+
+
+class CrossEncoder(ListScorerBase):
+    """Scores each candidate on its own; trained with the same listwise loss and lists as MVP."""
+
+    def __init__(self, backbone, tokenizer, config: MVPConfig, head: nn.Linear | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.config = config
+        self.head = head or nn.Linear(int(backbone.config.hidden_size), 1)
+
+    @classmethod
+    def from_backbone(cls, backbone_dir: str | Path, max_length: int = 256, seed: int = 0) -> "CrossEncoder":
+        from transformers import AutoModel, AutoTokenizer
+
+        path = check_model_dir(backbone_dir)
+        torch.manual_seed(seed)
+        config = MVPConfig(variant="cross-encoder", m=0, max_length=max_length, backbone=str(backbone_dir))
+        model = cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
+        with torch.no_grad():
+            model.head.weight.normal_(0, 0.02)
+            model.head.bias.zero_()
+        return model.eval()
+
+    @property
+    def uses_token_types(self) -> bool:
+        return getattr(self.backbone.config, "type_vocab_size", 0) > 0
+
+    def tokenize(self, query: str, passages: Sequence[str]) -> dict[str, torch.Tensor]:
+        passages = list(passages)
+        return self._tokenize_texts([query] * len(passages), passages)
+
+    def score_lists(self, input_ids, attention_mask, token_type_ids=None):
+        lead = input_ids.shape[:-1]
+        flat = {"input_ids": input_ids.reshape(-1, input_ids.shape[-1]),
+                "attention_mask": attention_mask.reshape(-1, attention_mask.shape[-1])}
+        if token_type_ids is not None:
+            flat["token_type_ids"] = token_type_ids.reshape(-1, token_type_ids.shape[-1])
+        cls_vec = self.backbone(**flat).last_hidden_state[:, 0]
+        return self.head(cls_vec).squeeze(-1).reshape(lead), None
+
+    def save(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        save_head(self.head, out)
+        self.config.save(out)
+        return out
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "CrossEncoder":
+        from transformers import AutoModel, AutoTokenizer
+
+        path = check_model_dir(model_dir)
+        config = MVPConfig.load(path)
+        model = cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
+        load_head(model.head, path)
+        return model.eval()

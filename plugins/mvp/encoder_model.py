@@ -1,0 +1,98 @@
+"""EncoderMVP: MVP on a BERT-family encoder (the variant trained here).
+
+Departures from the paper (see docs/mvp.md): the backbone is an encoder only, so the view
+tokens follow BERT's ``[CLS]`` and the anchors come from :class:`AnchorDecoder` (a learned
+query per view and one cross-attention block) instead of one T5 decoder step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from viewrank.plugins.mvp.anchor import AnchorDecoder
+from viewrank.plugins.mvp.base import ListScorerBase, check_model_dir, load_head, save_head
+from viewrank.plugins.mvp.config import MVPConfig
+from viewrank.plugins.mvp.text import find_view_offset, format_inputs, view_tokens
+
+
+class EncoderMVP(ListScorerBase):
+    def __init__(self, backbone, tokenizer, config: MVPConfig, head: AnchorDecoder | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.config = config
+        d = int(backbone.config.hidden_size)
+        self.head = head or AnchorDecoder(d, config.m, config.anchor_heads, config.anchor_ffn)
+
+    @classmethod
+    def from_backbone(cls, backbone_dir: str | Path, m: int = 4, max_length: int = 256, seed: int = 0) -> "EncoderMVP":
+        """A fresh model: ``backbone_dir``'s encoder plus m new view tokens and a new anchor decoder.
+
+        The view-token embeddings start as the ``[CLS]`` embedding plus small noise, so
+        each view begins as a summary token the backbone already knows how to fill.
+        """
+        from transformers import AutoModel, AutoTokenizer
+
+        path = check_model_dir(backbone_dir)
+        torch.manual_seed(seed)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer.add_tokens(view_tokens(m), special_tokens=True)
+        backbone = AutoModel.from_pretrained(path)
+        backbone.resize_token_embeddings(len(tokenizer))
+        emb = backbone.get_input_embeddings().weight
+        ids = tokenizer.convert_tokens_to_ids(view_tokens(m))
+        cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else 0
+        with torch.no_grad():
+            for k, i in enumerate(ids):
+                emb[i] = emb[cls_id] + 0.02 * torch.randn_like(emb[cls_id])
+        config = MVPConfig(variant="encoder", m=m, max_length=max_length,
+                           view_offset=find_view_offset(tokenizer, m), backbone=str(backbone_dir))
+        return cls(backbone, tokenizer, config).eval()
+
+    @property
+    def uses_token_types(self) -> bool:
+        return getattr(self.backbone.config, "type_vocab_size", 0) > 0
+
+    def tokenize(self, query: str, passages: Sequence[str]) -> dict[str, torch.Tensor]:
+        return self._tokenize_texts(format_inputs(query, passages, self.config.m))
+
+    def encode_views(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """``(..., L)`` inputs -> ``(..., m, d)`` view vectors (the first m hidden states after the offset)."""
+        lead = input_ids.shape[:-1]
+        flat = {"input_ids": input_ids.reshape(-1, input_ids.shape[-1]),
+                "attention_mask": attention_mask.reshape(-1, attention_mask.shape[-1])}
+        if token_type_ids is not None:
+            flat["token_type_ids"] = token_type_ids.reshape(-1, token_type_ids.shape[-1])
+        hidden = self.backbone(**flat).last_hidden_state
+        off, m = self.config.view_offset, self.config.m
+        views = hidden[:, off : off + m]
+        return views.reshape(*lead, m, views.shape[-1])
+
+    def score_lists(self, input_ids, attention_mask, token_type_ids=None):
+        """``(B, N, L)`` -> scores ``(B, N)`` = mean_k <a_k, e_ik>, and anchors ``(B, m, d)``."""
+        views = self.encode_views(input_ids, attention_mask, token_type_ids)  # (B, N, m, d)
+        anchors = self.head(views)  # (B, m, d)
+        scores = (views * anchors.unsqueeze(1)).sum(-1).mean(-1)
+        return scores, anchors
+
+    def save(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        save_head(self.head, out)
+        self.config.save(out)
+        return out
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "EncoderMVP":
+        from transformers import AutoModel, AutoTokenizer
+
+        path = check_model_dir(model_dir)
+        config = MVPConfig.load(path)
+        model = cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
+        load_head(model.head, path)
+        return model.eval()
