@@ -97,22 +97,7 @@ class BeirDataset:
         if not path.is_file():
             known = ", ".join(self.splits()) or "none"
             raise ViewrankError(f"split {split!r} has no qrels file {path} (splits here: {known})")
-        out: dict[str, dict[str, int]] = {}
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                parts = line.rstrip("\n").split("\t")
-                if lineno == 1 and parts[0] in ("query-id", "qid"):
-                    continue
-                if not line.strip():
-                    continue
-                if len(parts) != 3:
-                    raise ViewrankError(f"{path}:{lineno}: expected 3 tab-separated columns, got {len(parts)}")
-                try:
-                    rel = int(parts[2])
-                except ValueError:
-                    raise ViewrankError(f"{path}:{lineno}: relevance {parts[2]!r} is not an integer") from None
-                out.setdefault(parts[0], {})[parts[1]] = rel
-        return out
+        return load_qrels(path)
 
     def queries(self, split: str | None) -> list[Query]:
         """Queries of a split (those with qrels), in file order; all queries when split is None."""
@@ -129,6 +114,32 @@ class BeirDataset:
         if doc is None:
             raise ViewrankError(f"document {docid!r} is not in {self.corpus_path}")
         return Candidate(docid=docid, text=doc.text, score=score, title=doc.title)
+
+
+def load_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """Qrels from BEIR's TSV (``query-id corpus-id score``, header optional) or TREC's
+    four columns (``qid 0 docid rel``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ViewrankError(f"qrels file {path} does not exist")
+    out: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
+            if lineno == 1 and parts[0] in ("query-id", "qid"):
+                continue
+            if len(parts) == 4:  # TREC: qid iteration docid rel
+                parts = [parts[0], parts[2], parts[3]]
+            if len(parts) != 3:
+                raise ViewrankError(f"{path}:{lineno}: expected 3 tab-separated columns (BEIR) or 4 (TREC), got {len(parts)}")
+            try:
+                rel = int(parts[2])
+            except ValueError:
+                raise ViewrankError(f"{path}:{lineno}: relevance {parts[2]!r} is not an integer") from None
+            out.setdefault(parts[0], {})[parts[1]] = rel
+    return out
 
 
 def write_qrels_trec(qrels: dict[str, dict[str, int]], path: Path) -> Path:

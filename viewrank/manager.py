@@ -112,7 +112,9 @@ class PluginHost:
     # -- typed facade -------------------------------------------------------------------
     def plugins(self) -> list[PluginInfo]:
         out = []
-        for name, _plugin in sorted(self.pm.list_name_plugin()):
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda np_: np_[0]):
+            if plugin is None:  # a blocked name
+                continue
             dist, version, module = self._dists.get(name, ("?", "?", "?"))
             out.append(PluginInfo(name, dist, version, module, self._registered.get(name, {})))
         return out

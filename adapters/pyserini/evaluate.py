@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping
 
 from viewrank.adapters.pyserini.java import anserini_jar, ensure_java
-from viewrank.datasets import write_qrels_trec
+from viewrank.datasets import load_qrels, write_qrels_trec
 from viewrank.errors import ViewrankError
 
 #: Our metric names -> (trec_eval measure, its output name, extra trec_eval flags).
@@ -46,12 +46,8 @@ def evaluate_run(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[
     if run.stat().st_size == 0:  # trec_eval (and Pyserini's wrapper) cannot read an empty run
         return {name: 0.0 for name in METRICS}
     with tempfile.TemporaryDirectory(prefix="viewrank-eval-") as tmp:
-        if isinstance(qrels, Mapping):
-            qrels_path = write_qrels_trec(qrels, Path(tmp) / "qrels.txt")
-        else:
-            qrels_path = Path(qrels)
-            if not qrels_path.is_file():
-                raise ViewrankError(f"qrels file {qrels_path} does not exist")
+        judged = qrels if isinstance(qrels, Mapping) else load_qrels(qrels)  # BEIR TSV or TREC
+        qrels_path = write_qrels_trec(judged, Path(tmp) / "qrels.txt")
         base = [flag for name, (measure, _, extra) in METRICS.items() if not extra for flag in ("-m", measure)]
         values = _trec_eval(base, qrels_path, run)
         for name, (measure, _, extra) in METRICS.items():

@@ -17,7 +17,7 @@ from pathlib import Path
 from viewrank.errors import ViewrankError
 
 MIN_VERSION = 21
-JVM_ROOT = Path("/usr/lib/jvm")
+JVM_ROOT = Path(os.environ.get("VIEWRANK_JVM_ROOT", "/usr/lib/jvm"))  # overridable for tests
 
 
 @dataclass(frozen=True)

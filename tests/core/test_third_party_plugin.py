@@ -1,0 +1,78 @@
+"""A real third-party distribution, built into a wheel and pip-installed for this session.
+
+The plugin is the documented example in docs/examples/viewrank-sample-plugin, so the docs'
+example is tested code. It implements every hook: viewrank_register_rerankers,
+viewrank_register_embedders, viewrank_register_exporters and viewrank_resolve_model_path.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+from viewrank.manager import PluginHost
+from viewrank.types import Candidate, Query
+
+EXAMPLE = ROOT / "docs" / "examples" / "viewrank-sample-plugin"
+
+
+def pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "-q", *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def sample_plugin(tmp_path_factory):
+    wheels = tmp_path_factory.mktemp("wheels")
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(EXAMPLE))
+    wheel = next(wheels.glob("viewrank_sample_plugin-*.whl"))
+    pip("install", "--no-deps", "--no-index", "--force-reinstall", str(wheel))
+    yield wheel
+    pip("uninstall", "-y", "viewrank-sample-plugin")
+
+
+def test_discovered_through_its_entry_point(sample_plugin):
+    proc = run_cli("plugins", "--json", check=True)
+    plugins = {p["name"]: p for p in json.loads(proc.stdout)}
+    sample = plugins["sample"]
+    assert sample["distribution"] == "viewrank-sample-plugin"
+    assert sample["registered"] == {"reranker": ["shortest-first"], "embedder": ["length"], "exporter": ["json"]}
+    table = run_cli("plugins", check=True).stdout
+    assert "sample  (viewrank-sample-plugin 0.1.0" in table and "shortest-first:CAP" in table
+
+
+def test_every_hook_of_the_plugin_works(sample_plugin, tmp_path):
+    host = PluginHost()
+    # viewrank_register_rerankers
+    ranked = host.reranker("shortest-first").rerank(
+        Query("q", "x"), [Candidate("long", "a b c d"), Candidate("short", "a")])
+    assert ranked.docids == ["short", "long"]
+    assert host.reranker("shortest-first:2").score("x", ["a b c d", "a b"]).tolist() == [-2.0, -2.0]
+    # viewrank_register_embedders
+    assert host.embedder("length").embed(["a b", "abc"]).tolist() == [[2, 3], [1, 3]]
+    # viewrank_register_exporters
+    out = host.exporter("json").export("shortest-first", tmp_path / "export", opset=17)
+    assert json.loads((out / "model.json").read_text()) == {"model": "shortest-first", "opset": 17}
+    # viewrank_resolve_model_path (firstresult): the plugin's name resolves, built-ins still do
+    assert (host.resolve_model_path("sample-model") / "plugin.py").is_file()
+    assert (host.resolve_model_path("all-MiniLM-L6-v2") / "config.json").is_file()
+
+
+def test_the_plugin_reranks_from_the_cli(sample_plugin, tiny_dataset, tiny_index, tmp_path):
+    run = tmp_path / "run.trec"
+    proc = run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset),
+                   "--reranker", "shortest-first", "--depth", "6", "--output", str(run), check=True)
+    assert "shortest-first" in proc.stdout
+    lines = run.read_text().splitlines()
+    q1 = [line.split() for line in lines if line.startswith("q1 ")]
+    scores = [float(parts[4]) for parts in q1]
+    assert scores == sorted(scores, reverse=True) and len(q1) >= 1
+
+
+def test_disabling_the_third_party_plugin(sample_plugin):
+    proc = run_cli("plugins", "--json", env={"VIEWRANK_DISABLE_PLUGINS": "sample"}, check=True)
+    assert "sample" not in {p["name"] for p in json.loads(proc.stdout)}

@@ -1,0 +1,55 @@
+"""``viewrank train mvp|cross-encoder``: fine-tune MVP (encoder variant) or the cross-encoder baseline."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import fields
+
+DEFAULTS = {"mvp": "models/mvp-minilm", "cross-encoder": "models/cross-encoder-minilm"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from viewrank.plugins.mvp.trainer import TrainOptions
+
+    d = TrainOptions()
+    p = sub.add_parser("train", help="train the MVP reranker (encoder variant) or the cross-encoder baseline",
+                       description="Lists = 1 relevant doc + N-1 BM25 hard negatives (Pyserini), listwise loss.")
+    p.add_argument("kind", choices=["mvp", "cross-encoder"])
+    p.add_argument("--backbone", default=d.backbone, help="HF encoder dir or packaged name (default %(default)s)")
+    p.add_argument("--dataset", default=d.dataset, help="BEIR dataset folder (default %(default)s)")
+    p.add_argument("--split", default=d.split)
+    p.add_argument("--index", default="", help="Lucene index for mining (default indexes/<dataset name>; built if absent)")
+    p.add_argument("--extra-triples", default="", help="query<TAB>pos<TAB>neg file added as 2-candidate lists")
+    p.add_argument("--extra-limit", type=int, default=0, help="use only the first K triples (0 = all)")
+    p.add_argument("--out", default=None, help="output dir (default models/mvp-minilm or models/cross-encoder-minilm)")
+    p.add_argument("--m", type=int, default=d.m, help="views (default %(default)s)")
+    p.add_argument("--max-length", type=int, default=d.max_length)
+    p.add_argument("--n", type=int, default=d.n, help="candidates per list (default %(default)s)")
+    p.add_argument("--neg-depth", type=int, default=d.neg_depth, help="draw negatives from BM25 top-K")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="lists per step")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--head-lr", type=float, default=d.head_lr)
+    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--temperature", type=float, default=d.temperature)
+    p.add_argument("--orth-weight", type=float, default=d.orth_weight)
+    p.add_argument("--double-softmax", action="store_true", help="the authors' loss (softmax applied twice)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--time-budget-min", type=float, default=d.time_budget_min,
+                   help="stop (and save) after this many minutes of training (0 = no limit)")
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewrank.plugins.mvp.trainer import TrainOptions, train
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
+    values["out"] = args.out or DEFAULTS[args.kind]
+    t0 = time.monotonic()
+    out = train(TrainOptions(**values))
+    print(f"saved {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")
+    return 0
