@@ -1,0 +1,93 @@
+"""Training lists: SciFact-style qrels + BM25 hard negatives (mined with Pyserini), optional triples."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from viewrank.datasets import BeirDataset
+from viewrank.errors import ViewrankError
+from viewrank.runs import atomic_write_text
+
+MINED_NAME = "mined_negatives.json"
+
+
+@dataclass(frozen=True)
+class TrainList:
+    """One training instance: a query, its candidate texts and their target ranks (1 = best)."""
+
+    query: str
+    passages: tuple[str, ...]
+    ranks: tuple[int, ...]
+
+
+def mine_bm25(dataset_dir: str | Path, split: str, index_dir: str | Path, depth: int, cache: Path | None = None) -> dict[str, list[str]]:
+    """BM25 top-``depth`` docids for every query of ``split`` (Pyserini), cached as JSON."""
+    if cache is not None and cache.is_file():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("depth") == depth and data.get("split") == split:
+            return data["hits"]
+    from viewrank.adapters.pyserini.lucene import bm25_search, build_index
+
+    index = Path(index_dir)
+    if not index.is_dir():
+        build_index(dataset_dir, index)
+    queries = BeirDataset(dataset_dir).queries(split)
+    hits = {qid: [d for d, _ in docs] for qid, docs in bm25_search(index, queries, depth).items()}
+    if cache is not None:
+        atomic_write_text(cache, json.dumps({"split": split, "depth": depth, "hits": hits}))
+    return hits
+
+
+def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[str]], n: int, neg_depth: int,
+               rng: random.Random) -> list[TrainList]:
+    """One list per (query, relevant doc): the positive (rank 1) plus ``n - 1`` negatives drawn
+    from the query's BM25 top-``neg_depth`` non-relevant hits, ranked 2… in BM25 order."""
+    ds = BeirDataset(dataset_dir)
+    corpus = ds.corpus
+    texts = {q.qid: q.text for q in ds.queries(split)}
+    out: list[TrainList] = []
+    for qid, rels in sorted(ds.qrels(split).items()):
+        positives = [d for d, g in sorted(rels.items()) if g > 0 and d in corpus]
+        negatives = [d for d in hits.get(qid, [])[:neg_depth] if d not in rels and d in corpus]
+        if qid not in texts or not positives or len(negatives) < n - 1:
+            continue
+        for pos in positives:
+            picked = sorted(rng.sample(range(len(negatives)), n - 1))
+            docs = [pos] + [negatives[i] for i in picked]
+            out.append(TrainList(texts[qid], tuple(corpus[d].contents for d in docs), tuple(range(1, n + 1))))
+    return out
+
+
+def triple_lists(path: str | Path, limit: int | None = None) -> list[TrainList]:
+    """``query<TAB>positive<TAB>negative`` lines as two-candidate lists."""
+    path = Path(path)
+    if not path.is_file():
+        raise ViewrankError(f"--extra-triples {path}: no such file")
+    out: list[TrainList] = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
+            if len(row) != 3:
+                raise ViewrankError(f"{path}:{lineno}: expected query<TAB>positive<TAB>negative, got {len(row)} fields")
+            out.append(TrainList(row[0], (row[1], row[2]), (1, 2)))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def batches(lists: Sequence[TrainList], batch_size: int, rng: random.Random) -> list[list[TrainList]]:
+    """Shuffle, then group lists of the same length into batches (same N stacks into one tensor)."""
+    by_n: dict[int, list[TrainList]] = {}
+    for item in lists:
+        by_n.setdefault(len(item.passages), []).append(item)
+    out: list[list[TrainList]] = []
+    for n in sorted(by_n):
+        group = by_n[n][:]
+        rng.shuffle(group)
+        out += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+    rng.shuffle(out)
+    return out
