@@ -176,3 +176,15 @@ def test_scifact_bm25_matches_pyserini_reference(scifact_dir, tmp_path):
     assert summary["queries"] == 300
     assert abs(metrics["nDCG@10"] - 0.679) <= 0.005
     assert metrics["R@100"] == pytest.approx(0.9253, abs=0.005)
+
+
+def test_docs_pyserini_example_runs(tiny_index):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "docs" / "examples" / "pyserini_rerank.py"), str(tiny_index),
+                           "does aspirin prevent heart attack"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0].split()[:2] == ["1", "d3"]

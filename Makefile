@@ -1,0 +1,40 @@
+# viewrank: `make main` installs everything and runs the main job; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/data
+SCIFACT := $(DATA)/scifact
+INDEX := indexes/scifact
+RUNS := runs/scifact
+MVP_MODEL := models/mvp-minilm
+# The main job reranks with the trained MVP model when it is there (`make train-mvp` builds
+# it), else with the zero-shot MiniLM bi-encoder.
+RERANKER ?= $(if $(wildcard $(MVP_MODEL)/viewrank_mvp.json),mvp:$(MVP_MODEL),bi-encoder)
+DEPTH ?= 100
+RERANK_DEPTH ?= 100
+STAMP := $(VENV)/.viewrank-installed
+
+.PHONY: install main test train-mvp
+
+$(STAMP): pyproject.toml setup.py
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[all]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+main: install
+	@test -f $(SCIFACT)/corpus.jsonl || { echo "SciFact not found at $(SCIFACT): set DATA=/path/to/shared/data" >&2; exit 2; }
+	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
+	$(BIN)/viewrank rerank --index $(INDEX) --dataset $(SCIFACT) --split test --depth $(DEPTH) \
+		--rerank-depth $(RERANK_DEPTH) --reranker none --reranker $(RERANKER) --output-dir $(RUNS)
+
+train-mvp: install
+	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
+	$(BIN)/viewrank train mvp --dataset $(SCIFACT) --split train --index $(INDEX) --out $(MVP_MODEL)
+
+test: install
+	$(BIN)/python -m pytest
