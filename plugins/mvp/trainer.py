@@ -46,6 +46,7 @@ class TrainOptions:
     seed: int = 13
     checkpoint_every: int = 50
     time_budget_min: float = 27.0
+    max_steps: int = 0
     threads: int = 2
     resume: bool = False
 
@@ -145,6 +146,8 @@ def train(opts: TrainOptions) -> Path:
     model.train()
     bar = tqdm(total=total, initial=step, desc=f"train {opts.kind}", unit="step")
     running = None
+    if opts.max_steps and step >= opts.max_steps:
+        stopped_early = True
     while step < total and not stopped_early:
         epoch, skip = divmod(step, steps_per_epoch)
         plan = batches(epoch_lists(opts, hits, extra, epoch), opts.batch_size, random.Random(opts.seed + epoch))
@@ -165,7 +168,7 @@ def train(opts: TrainOptions) -> Path:
                 log.append({"step": step, "loss": round(running, 5), **{k: round(v, 5) for k, v in parts.items()}})
             if opts.checkpoint_every and step % opts.checkpoint_every == 0:
                 checkpoint()
-            if budget and elapsed_before + time.monotonic() - t0 > budget:
+            if (budget and elapsed_before + time.monotonic() - t0 > budget) or (opts.max_steps and step >= opts.max_steps):
                 stopped_early = True
                 break
     bar.close()
@@ -174,6 +177,6 @@ def train(opts: TrainOptions) -> Path:
     checkpoint()
     elapsed = elapsed_before + time.monotonic() - t0
     report = {"options": asdict(opts), "steps": step, "total_steps": total, "steps_per_epoch": steps_per_epoch,
-              "train_seconds": round(elapsed, 1), "stopped_early_by_time_budget": stopped_early, "log": log}
+              "train_seconds": round(elapsed, 1), "stopped_early": stopped_early, "log": log}
     atomic_write_text(out / "training.json", json.dumps(report, indent=2) + "\n")
     return out

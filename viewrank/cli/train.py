@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--time-budget-min", type=float, default=d.time_budget_min,
                    help="stop (and save) after this many minutes of training (0 = no limit)")
+    p.add_argument("--max-steps", type=int, default=0,
+                   help="stop after this many steps; the LR schedule still spans --epochs (0 = no limit)")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.set_defaults(func=run)

@@ -1,0 +1,116 @@
+"""Quality of MVP and its baselines: SciFact test, BM25 top-K -> rerank, nDCG@10 and R@100.
+
+    python bench/mvp_quality.py [--sample 100] [--systems bm25,bi-encoder,cross-encoder,mvp,mvp-window]
+
+Prints a table and writes bench/results/mvp_quality.json. ``--sample N`` evaluates a fixed,
+evenly spaced subset of N test queries (file order, indices round(i*300/N)); the JSON says so.
+Each system's run is kept under runs/mvp_quality/ so an interrupted bench resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from viewrank.datasets import BeirDataset
+from viewrank.manager import get_host
+from viewrank.metrics import evaluate
+from viewrank.runs import atomic_write_text
+
+SYSTEMS = {
+    "bm25": None,
+    "bi-encoder": "bi-encoder",
+    "cross-encoder": "cross-encoder:{ce}",
+    "mvp": "mvp:{mvp}",
+    "mvp-window": "mvp-window:{mvp}",
+}
+
+
+def sample(items: list, n: int) -> list:
+    if not n or n >= len(items):
+        return items
+    return [items[round(i * len(items) / n)] for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="../shared/data/scifact")
+    ap.add_argument("--index", default="indexes/scifact")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--depth", type=int, default=100)
+    ap.add_argument("--sample", type=int, default=0, help="evaluate N evenly spaced queries (0 = all)")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--mvp", default="models/mvp-minilm")
+    ap.add_argument("--ce", default="models/cross-encoder-minilm")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", default="runs/mvp_quality")
+    ap.add_argument("--out", default="bench/results/mvp_quality.json")
+    ap.add_argument("--force", action="store_true", help="recompute runs already saved")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from viewrank.adapters.pyserini.lucene import bm25_search
+
+    ds = BeirDataset(args.dataset)
+    queries = sample(ds.queries(args.split), args.sample)
+    qrels_all = ds.qrels(args.split)
+    qrels = {q.qid: qrels_all[q.qid] for q in queries}
+    hits = bm25_search(args.index, queries, args.depth)
+    cands = {q.qid: [ds.candidate(d, s) for d, s in hits[q.qid]] for q in queries}
+    host = get_host()
+    runs_dir = Path(args.runs)
+    results = {}
+    out_path = Path(args.out)
+    if out_path.is_file():
+        old = json.loads(out_path.read_text(encoding="utf-8"))
+        if old.get("queries") == len(queries) and old.get("depth") == args.depth:
+            results = old.get("systems", {})
+    for name in args.systems.split(","):
+        spec = SYSTEMS[name]
+        run_file = runs_dir / f"{name}-{len(queries)}q-d{args.depth}.json"
+        if run_file.is_file() and not args.force:
+            saved = json.loads(run_file.read_text(encoding="utf-8"))
+            run, secs = saved["run"], saved["seconds"]
+        else:
+            t0 = time.perf_counter()
+            if spec is None:
+                run = {q.qid: {d: s for d, s in hits[q.qid]} for q in queries}
+            else:
+                reranker = host.reranker(spec.format(mvp=args.mvp, ce=args.ce))
+                run = {}
+                for q in tqdm(queries, desc=name, unit="q"):
+                    ranked = reranker.rerank(q, cands[q.qid])
+                    run[q.qid] = {it.docid: it.score for it in ranked.items}
+            secs = time.perf_counter() - t0
+            atomic_write_text(run_file, json.dumps({"run": run, "seconds": secs}))
+        m = evaluate(run, qrels)
+        results[name] = {"spec": spec and spec.format(mvp=args.mvp, ce=args.ce), "nDCG@10": round(m["nDCG@10"], 4),
+                         "R@100": round(m["R@100"], 4), "MRR@10": round(m["MRR@10"], 4),
+                         "seconds": round(secs, 1), "ms_per_query": round(1000 * secs / len(queries), 1)}
+        report = {
+            "bench": "mvp_quality", "dataset": args.dataset, "split": args.split, "depth": args.depth,
+            "queries": len(queries), "of_queries": len(ds.queries(args.split)),
+            "subset": (f"evenly spaced sample of {len(queries)} queries (index round(i*{len(ds.queries(args.split))}/{len(queries)}))"
+                       if len(queries) < len(ds.queries(args.split)) else "all"),
+            "first_stage": "BM25 (Pyserini Lucene, k1=0.9 b=0.4) top-%d" % args.depth,
+            "threads": args.threads, "machine": platform.machine(), "python": sys.version.split()[0],
+            "note": "CPU shared with other jobs while measuring; seconds are indicative only",
+            "systems": results,
+        }
+        atomic_write_text(out_path, json.dumps(report, indent=2) + "\n")
+    print(f"SciFact {args.split}: {len(queries)} queries, BM25 top-{args.depth} -> rerank")
+    print(f"{'system':<15}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'ms/q':>10}")
+    for name, r in results.items():
+        print(f"{name:<15}{r['nDCG@10']:>9.4f}{r['R@100']:>8.4f}{r['MRR@10']:>8.4f}{r['ms_per_query']:>10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
