@@ -47,12 +47,14 @@ def train_ste_codes(
     lr: float = 1e-3,
     temperature: float = 0.05,
     distill_weight: float = 1.0,
+    contrastive_weight: float = 1.0,
     seed: int = 0,
 ) -> BinaryQuantizer:
     """Learn a projection for binary codes.
 
     ``queries[i]`` / ``passages[j]`` are float vectors and ``pairs`` lists relevant ``(i, j)``;
     ``corpus`` supplies random negatives and pseudo-queries for the distillation term.
+    ``contrastive_weight=0`` trains without labels (distillation from the float space only).
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -77,7 +79,7 @@ def train_ste_codes(
         neg = c_all[rng.integers(0, len(c_all), negatives)]
         docs = torch.cat([pos, neg])
         sim = code(q) @ code(docs).T / nbits
-        loss = torch.nn.functional.cross_entropy(sim / temperature, torch.arange(len(q)))
+        loss = contrastive_weight * torch.nn.functional.cross_entropy(sim / temperature, torch.arange(len(q)))
         if distill_weight > 0:
             pseudo = torch.cat([q, c_all[rng.integers(0, len(c_all), batch_size)]])
             teacher = torch.nn.functional.normalize(pseudo, dim=-1) @ torch.nn.functional.normalize(docs, dim=-1).T

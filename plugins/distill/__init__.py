@@ -1,0 +1,1 @@
+"""Distillation: train a bi-encoder to reproduce a reranker teacher's scores."""

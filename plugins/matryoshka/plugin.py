@@ -1,0 +1,17 @@
+"""Registers the ``matryoshka[:DIR][@layer=L,dim=D]`` embedder."""
+
+from __future__ import annotations
+
+from viewrank import hookimpl
+
+
+def _factory(arg: str | None):
+    from viewrank.plugins.matryoshka.spec import make_matryoshka
+
+    return make_matryoshka(arg)
+
+
+@hookimpl
+def viewrank_register_embedders(registry):
+    registry.add("matryoshka", _factory, arg_help="DIR[@layer=L,dim=D]",
+                 description="2D-Matryoshka embedder: exit after L layers, keep the first D dims (2DMSE-trained or any encoder)")
