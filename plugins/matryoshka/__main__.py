@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--dims", default="384,256,128,64")
     ap.add_argument("--kl-weight", type=float, default=1.0)
+    ap.add_argument("--lr", type=float, default=2e-5)
+    ap.add_argument("--max-length", type=int, default=192, help="training max tokens (inference keeps the model's)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = beir_examples(args.dataset, "train") + (triples_examples(args.triples) if args.triples else [])
     emb = DenseEmbedder(get_host().resolve_model_path(args.model))
     cfg = TwoDConfig(dims=tuple(int(d) for d in args.dims.split(",")), steps=args.steps,
-                     batch_size=args.batch_size, kl_weight=args.kl_weight)
+                     batch_size=args.batch_size, kl_weight=args.kl_weight,
+                     lr=args.lr, max_length=args.max_length)
     out = train_2dmse(emb, examples, args.out, cfg)
     print(f"saved 2DMSE model to {out} ({len(examples)} examples, {args.steps} steps)")
     return 0

@@ -1,0 +1,1 @@
+"""Sentence embeddings from decoder-only LMs: bidirectional attention, Token Prepending."""
