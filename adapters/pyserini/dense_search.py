@@ -105,12 +105,39 @@ def search(
             from viewrank.adapters.pyserini.lucene import Bm25
 
             sparse = Bm25(bm25_index).searcher
-            hybrid = HybridSearcher(dense, sparse)
+            hybrid = _safe_hybrid(HybridSearcher)(dense, sparse)
             results = hybrid.batch_search(texts, qids, k0=max(hybrid_depth, k), k=k, threads=threads,
                                           alpha=alpha, normalization=True)
             info = {"searcher": "HybridSearcher", "alpha": alpha, "k0": max(hybrid_depth, k)}
         ranked = [_ranked(qid, results.get(qid, [])) for qid in qids]
     return SearchResult(ranked, time.perf_counter() - started, info)
+
+
+def _safe_hybrid(base: type) -> type:
+    """``HybridSearcher`` whose min-max normalisation survives hits with equal scores.
+
+    Pyserini 1.6.0 divides by ``max - min`` and raises ZeroDivisionError when a query has one
+    hit or all hits tie (a one-word query on a small index); those scores become 0 here.
+    """
+
+    class SafeHybridSearcher(base):
+        @staticmethod
+        def _hybrid_results(dense_results, sparse_results, alpha, k, normalization=False, weight_on_dense=False):
+            if normalization:  # the same (s - mid) / range as Pyserini, with range 0 -> 0
+                dense_results, sparse_results = _normalise(dense_results), _normalise(sparse_results)
+            return base._hybrid_results(dense_results, sparse_results, alpha, k, False, weight_on_dense)
+
+    return SafeHybridSearcher
+
+
+def _normalise(hits: list) -> list:
+    if not hits:
+        return hits
+    from pyserini.search.faiss import DenseSearchResult
+
+    lo, hi = min(h.score for h in hits), max(h.score for h in hits)
+    span = hi - lo
+    return [DenseSearchResult(h.docid, (float(h.score) - (lo + hi) / 2) / span if span > 0 else 0.0) for h in hits]
 
 
 def _binary(index_dir: Path, meta: dict, emb: Any, texts: list[str], qids: list[str], k: int,
