@@ -95,9 +95,9 @@ def train_2dmse(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        cfg.history.append({"step": step, "layer": shallow, "loss": round(float(loss), 4)})
+        cfg.history.append({"step": step, "layer": shallow, "loss": round(float(loss.detach()), 4)})
         if progress:
-            iterator.set_postfix(loss=f"{float(loss):.3f}", layer=shallow)
+            iterator.set_postfix(loss=f"{float(loss.detach()):.3f}", layer=shallow)
     model.eval()
     embedder.config.max_length = saved_len
     out = embedder.save(out_dir)

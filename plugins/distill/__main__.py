@@ -1,0 +1,50 @@
+"""``python -m viewrank.plugins.distill --teacher SPEC --out DIR``: distil a reranker into the bi-encoder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    data = Path(__file__).resolve().parents[3] / "shared" / "data"
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--teacher", required=True, help="registered reranker NAME[:ARG] (cross-encoder, mvp, ...)")
+    ap.add_argument("--model", default="all-MiniLM-L6-v2", help="student encoder")
+    ap.add_argument("--dataset", default=str(data / "scifact"))
+    ap.add_argument("--triples", default=str(data / "msmarco-toy" / "triples.tsv"), help="'' to skip")
+    ap.add_argument("--bm25-index", default=None, help="Lucene index of --dataset for hard negatives")
+    ap.add_argument("--queries", type=int, default=None, help="use only the first N train queries")
+    ap.add_argument("--triples-limit", type=int, default=None)
+    ap.add_argument("--candidates", type=int, default=4, help="passages per SciFact group")
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-5)
+    ap.add_argument("--max-length", type=int, default=192)
+    ap.add_argument("--scores-cache", default=None, help="JSON file for the teacher's scores (reused if present)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from viewrank.manager import get_host
+    from viewrank.plugins.dense.embedder import DenseEmbedder
+    from viewrank.plugins.distill.groups import beir_groups, triple_groups
+    from viewrank.plugins.distill.train import DistillConfig, teacher_scores, train_distill
+
+    groups = beir_groups(args.dataset, "train", args.candidates, args.queries, args.bm25_index)
+    if args.triples:
+        groups += triple_groups(args.triples, args.triples_limit)
+    teacher = get_host().reranker(args.teacher)
+    scores = teacher_scores(teacher, groups, args.scores_cache)
+    student = DenseEmbedder(get_host().resolve_model_path(args.model))
+    cfg = DistillConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length)
+    out = train_distill(student, groups, scores, args.out, cfg)
+    print(f"saved distilled bi-encoder to {out} ({len(groups)} groups, teacher {args.teacher})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
