@@ -126,12 +126,19 @@ def write_index(
     out_dir: str | Path,
     kind: str = "float",
     meta: dict | None = None,
-    binary_method: str = "median",
+    binary_method: str = "itq",
     rescore: str = "int8",
     binary: BinaryQuantizer | None = None,
     force: bool = False,
+    idmap: bool = True,
 ) -> Path:
-    """Write a Pyserini-layout faiss index of ``vectors`` (built beside ``out_dir``, renamed in)."""
+    """Write a Pyserini-layout faiss index of ``vectors`` (built beside ``out_dir``, renamed in).
+
+    Binary indexes are ``IndexBinaryIDMap`` (8 bytes of id per document on top of the codes; what
+    Pyserini's asymmetric rescoring needs) unless ``idmap=False``: a plain ``IndexBinaryFlat``
+    whose positions are the integer ids (codes only: 32x smaller than float32).
+    ``binary_method="ste"`` trains a projection label-free (corpus vectors as pseudo-queries).
+    """
     import faiss
 
     if kind not in KINDS:
@@ -164,13 +171,22 @@ def write_index(
             index.add(x)
             faiss.write_index(index, str(stage / "index"))
         else:
+            if binary is None and binary_method == "ste":
+                from viewrank.plugins.binary.ste import train_ste_codes
+
+                sample = x[np.random.default_rng(0).permutation(len(x))[:2000]]
+                binary = train_ste_codes(sample, sample, [(i, i) for i in range(len(sample))], x, contrastive_weight=0.0)
             quant_b = binary or BinaryQuantizer.calibrate(x, binary_method)
             quant_b.save(stage)
             codes = quant_b.pack(x)
-            index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(quant_b.nbits))
-            index.add_with_ids(codes, np.arange(len(x), dtype=np.int64))
+            if idmap:
+                index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(quant_b.nbits))
+                index.add_with_ids(codes, np.arange(len(x), dtype=np.int64))
+            else:
+                index = faiss.IndexBinaryFlat(quant_b.nbits)
+                index.add(codes)
             faiss.write_index_binary(index, str(stage / "index"))
-            info.update({"nbits": quant_b.nbits, "binary_method": quant_b.method, "rescore": rescore})
+            info.update({"nbits": quant_b.nbits, "binary_method": quant_b.method, "rescore": rescore, "idmap": idmap})
             if rescore == "float":
                 np.save(stage / RESCORE_NAME, x)
             elif rescore == "int8":
@@ -202,9 +218,10 @@ def build_index(
     dataset_dir: str | Path,
     out_dir: str | Path,
     kind: str = "float",
-    binary_method: str = "median",
+    binary_method: str = "itq",
     rescore: str = "int8",
     force: bool = False,
+    idmap: bool = True,
 ) -> Path:
     """``viewrank encode``: embed a BEIR corpus with a registered embedder and index it."""
     from viewrank.manager import get_host
@@ -216,4 +233,4 @@ def build_index(
     docids, vectors, seconds = encode_corpus(embedder, dataset_dir)
     meta = {"embedder": embedder_spec, "dataset": str(Path(dataset_dir).resolve()),
             "encode_seconds": round(seconds, 2), "docs_per_second": round(len(docids) / max(seconds, 1e-9), 2)}
-    return write_index(vectors, docids, out, kind, meta, binary_method, rescore, force=True)
+    return write_index(vectors, docids, out, kind, meta, binary_method, rescore, force=True, idmap=idmap)

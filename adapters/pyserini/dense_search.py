@@ -155,6 +155,17 @@ def _binary(index_dir: Path, meta: dict, emb: Any, texts: list[str], qids: list[
         ranked = [RankedList(qid, tuple(ScoredDoc(docids[int(h.docid)], -float(h.score)) for h in results.get(qid, [])))
                   for qid in qids]
         return ranked, {"searcher": "BinaryDenseFaissSearcher", "rescore": "none"}
+    if not store_path.is_file() and not meta.get("idmap", True):  # asymmetric, without an id map
+        results = searcher.batch_search(texts, qids, k=depth, rerank=False, threads=threads)
+        proj = quant.project(float_q)
+        ranked = []
+        for qid, q in zip(qids, proj):
+            ids = np.array([int(h.docid) for h in results.get(qid, [])], dtype=np.int64)
+            bits = np.stack([np.unpackbits(searcher.index.reconstruct(int(i))) for i in ids]) if len(ids) else np.zeros((0, 1))
+            scores = (bits.astype(np.float32) * 2 - 1) @ q if len(ids) else np.zeros(0)
+            order = np.argsort(-scores, kind="stable")[:k]
+            ranked.append(RankedList(qid, tuple(ScoredDoc(docids[ids[i]], float(scores[i])) for i in order)))
+        return ranked, {"searcher": "BinaryDenseFaissSearcher", "rescore": "asymmetric", "depth": depth}
     if not store_path.is_file():  # Pyserini's asymmetric rescoring: float query x +-1 codes
         results = searcher.batch_search(texts, qids, k=min(k, depth), binary_k=depth, rerank=True, threads=threads)
         return ([_ranked(qid, results.get(qid, []), docids) for qid in qids],

@@ -91,6 +91,24 @@ def test_dense_and_binary_search_agree_with_exhaustive_scores(indexes, emb_datas
         search(indexes["float"], queries, "binary", embedder=embedder)
 
 
+def test_binary_without_idmap_is_32x_and_asymmetric_rescoring_matches(tiny_bert, emb_dataset, embedder, tmp_path):
+    import faiss
+
+    from viewrank.adapters.pyserini.dense import build_index
+    from viewrank.adapters.pyserini.dense_search import search
+    from viewrank.datasets import BeirDataset
+
+    spec = f"dense:{tiny_bert}"
+    flat = build_index(spec, emb_dataset, tmp_path / "flat", kind="binary", rescore="none", idmap=False)
+    mapped = build_index(spec, emb_dataset, tmp_path / "mapped", kind="binary", rescore="none")
+    assert isinstance(faiss.read_index_binary(str(flat / "index")), faiss.IndexBinaryFlat)
+    queries = BeirDataset(emb_dataset).queries("test")
+    a = search(flat, queries, "binary", k=8, embedder=embedder, rerank_depth=8)  # ours
+    b = search(mapped, queries, "binary", k=8, embedder=embedder, rerank_depth=8)  # Pyserini's
+    for x, y in zip(a.ranked, b.ranked):
+        np.testing.assert_allclose(sorted(x.scores), sorted(y.scores), atol=1e-4)
+
+
 def test_hybrid_search_and_clis(indexes, emb_dataset, tiny_bert, tmp_path, capsys):
     from viewrank.adapters.pyserini.dense_search import search
     from viewrank.adapters.pyserini.lucene import build_index
