@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", default=[], help="extra model folder to compare (e.g. distilled)")
     ap.add_argument("--name", action="append", default=[], help="name of each --model")
     ap.add_argument("--throughput-docs", type=int, default=128)
+    ap.add_argument("--alpha", type=float, default=None, help="hybrid BM25 weight; default: tuned on train queries")
     ap.add_argument("--output", default=str(ROOT / "bench" / "results" / "embedders.json"))
     args = ap.parse_args(argv)
 
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     best = (None, -1.0)
     train_qrels_map = {q.qid: train_qrels[q.qid] for q in train_q}
     dense_path = work / "indexes" / "dense-float"
-    for alpha in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0):
+    for alpha in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0) if args.alpha is None else ():
         res = search(dense_path, train_q, mode="hybrid", k=100, embedder=query_emb, bm25_index=bm25_dir,
                      alpha=alpha, hybrid_depth=1000)
         run = {r.qid: {s.docid: s.score for s in r.items} for r in res.ranked}
@@ -231,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  hybrid alpha={alpha}: train nDCG@10 {score:.4f}", flush=True)
         if score > best[1]:
             best = (alpha, score)
+    if args.alpha is not None:
+        best = (args.alpha, float("nan"))
     results["hybrid_alpha_train"] = {"alpha": best[0], "train_nDCG@10": round(best[1], 4)}
     res = search(dense_path, test_q, mode="hybrid", k=1000, embedder=query_emb, bm25_index=bm25_dir,
                  alpha=best[0], hybrid_depth=1000)
