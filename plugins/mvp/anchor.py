@@ -20,7 +20,10 @@ class AnchorDecoder(nn.Module):
         if d_model % heads:
             raise ValueError(f"d_model {d_model} is not divisible by {heads} heads")
         self.m, self.h, self.dh = m, heads, d_model // heads
-        self.queries = nn.Parameter(torch.randn(m, d_model) * 0.02)
+        # Orthonormal query directions (scaled to unit-size entries): anchors start near-orthogonal,
+        # so the orthogonality loss does not swamp the ranking loss in the first steps.
+        q = torch.linalg.qr(torch.randn(d_model, m))[0].T if m <= d_model else torch.randn(m, d_model) / d_model ** 0.5
+        self.queries = nn.Parameter(q * d_model ** 0.5)
         self.ln_q = nn.LayerNorm(d_model)
         self.ln_kv = nn.LayerNorm(d_model)
         self.q = nn.Linear(d_model, d_model)

@@ -36,9 +36,9 @@ class TrainOptions:
     neg_depth: int = 20
     epochs: int = 2
     batch_size: int = 4
-    lr: float = 8e-5
+    lr: float = 1.5e-4
     head_lr: float = 1e-3
-    warmup: int = 20
+    warmup: int = 10
     weight_decay: float = 0.01
     temperature: float = 0.8
     orth_weight: float = 1.0
