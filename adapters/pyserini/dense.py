@@ -230,6 +230,8 @@ def build_index(
     if out.exists() and not force:
         raise ViewrankError(f"index {out} already exists (pass --force to rebuild it)")
     embedder = get_host().embedder(embedder_spec)
+    if getattr(embedder, "kind", None) in ("int8", "binary"):
+        raise ViewrankError(f"{embedder_spec!r} already quantises; index a float embedder with --int8 / --binary instead")
     docids, vectors, seconds = encode_corpus(embedder, dataset_dir)
     meta = {"embedder": embedder_spec, "dataset": str(Path(dataset_dir).resolve()),
             "encode_seconds": round(seconds, 2), "docs_per_second": round(len(docids) / max(seconds, 1e-9), 2)}
