@@ -1,0 +1,38 @@
+"""``viewrank serve``: /embed, /rerank, /health, /metrics over HTTP (127.0.0.1 by default)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from viewrank.errors import ViewrankError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="HTTP inference service (/embed, /rerank) for ml-commons remote connectors")
+    p.add_argument("--embedder", default=None, metavar="NAME[:ARG]", help="registered embedder, e.g. dense")
+    p.add_argument("--reranker", default=None, metavar="NAME[:ARG]", help="registered reranker, e.g. mvp:DIR")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--token", default=os.environ.get("VIEWRANK_SERVE_TOKEN"),
+                   help="require 'Authorization: Bearer TOKEN' (default: $VIEWRANK_SERVE_TOKEN, else none)")
+    p.add_argument("--max-texts", type=int, default=512, help="texts per request (default 512)")
+    p.add_argument("--max-chars", type=int, default=20_000, help="characters per text (default 20000)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.embedder and not args.reranker:
+        raise ViewrankError("nothing to serve: give --embedder and/or --reranker")
+    import uvicorn
+
+    from viewrank.adapters.serve.app import create_app
+    from viewrank.manager import get_host
+
+    host = get_host()
+    embedder = host.embedder(args.embedder) if args.embedder else None
+    reranker = host.reranker(args.reranker) if args.reranker else None
+    app = create_app(embedder, reranker, token=args.token, max_texts=args.max_texts, max_chars=args.max_chars,
+                     names={"embedder": args.embedder, "reranker": args.reranker})
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
