@@ -50,13 +50,15 @@ def test_loss_falls_on_toy_set(encoder_mvp):
     mask = torch.stack([b["attention_mask"] for b in batches])
     tt = torch.stack([b["token_type_ids"] for b in batches])
     ranks = torch.arange(1, 5).repeat(len(lists), 1)
+    targets = rank_targets(ranks)
+    floor = -(targets * targets.log()).sum(-1).mean().item()  # the soft targets' entropy: the best list loss
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
+    excess = []
     for _ in range(25):
         scores, anchors = model.score_lists(ids, mask, tt)
-        loss, _ = mvp_loss(scores, anchors, ranks)
+        loss, parts = mvp_loss(scores, anchors, ranks)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0]
+        excess.append(loss.item() - floor)
+    assert excess[-1] < 0.5 * excess[0]
