@@ -91,3 +91,22 @@ def test_ste_training_improves_label_agreement(corpus):
         return float(np.mean(s.argmax(1) == np.arange(100)))
 
     assert hits(trained) >= hits(BinaryQuantizer.calibrate(corpus, "itq")) - 0.02
+
+
+def test_calibrated_model_folder_serves_int8_and_binary_specs(tiny_bert, emb_dataset, tmp_path):
+    from viewrank.manager import get_host
+    from viewrank.plugins.binary.__main__ import main
+
+    out = tmp_path / "calibrated"
+    assert main(["--embedder", f"dense:{tiny_bert}", "--dataset", str(emb_dataset), "--out", str(out), "--sample", "8"]) == 0
+    host = get_host()
+    float_vecs = host.embedder(f"dense:{out}").embed(["one query"], "query")
+    int8 = host.embedder(f"int8:{out}")
+    q = int8.embed(["one query"], "query")
+    assert q.dtype == np.int8 and q.shape == (1, 32) and np.count_nonzero(q) > 8
+    deq = int8.quantizer.dequantize(q)[0]  # values outside the 8-document ranges are clipped
+    assert deq @ float_vecs[0] / np.linalg.norm(deq) > 0.8
+    binary = host.embedder(f"binary:{out}")
+    assert binary.embed(["a", "b"]).shape == (2, 4) and binary.dim == 4
+    with pytest.raises(ViewrankError, match="calibrat"):
+        host.embedder(f"int8:{tiny_bert}")
