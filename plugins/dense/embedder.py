@@ -244,7 +244,7 @@ class DenseEmbedder:
         if progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc=f"embed {role}s", unit="batch")
+            batches = tqdm(batches, desc=f"embed {'queries' if role == 'query' else 'passages'}", unit="batch")
         with torch.inference_mode():
             for idx in batches:
                 out[idx] = self.encode_tensor([texts[i] for i in idx], role).float().cpu().numpy()
@@ -264,7 +264,7 @@ class DenseEmbedder:
         if progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc=f"embed {role}s (all layers)", unit="batch")
+            batches = tqdm(batches, desc=f"embed {'queries' if role == 'query' else 'passages'} (all layers)", unit="batch")
         with torch.inference_mode():
             for idx in batches:
                 batch = self.tokenize([texts[i] for i in idx], role)
