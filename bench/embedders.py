@@ -78,6 +78,30 @@ def layer_throughput(model_dir: Path, texts: list[str], layers: list[int]) -> di
     return out
 
 
+def render_markdown(res: dict) -> str:
+    """The results JSON as markdown tables (for docs/embedders.md)."""
+    rows = res["rows"]
+    float_ndcg = rows["dense-float"]["nDCG@10"]
+    lines = ["| run | nDCG@10 | % of float | R@100 | index bytes | ratio vs float |", "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        size = f"{r['index_bytes']:,}" if "index_bytes" in r else ""
+        extra = f" (+{r['rescore_bytes']:,} rescore)" if r.get("rescore_bytes") else ""
+        ratio = f"{r['compression']}x" if "compression" in r else ""
+        lines.append(f"| {name} | {r['nDCG@10']:.4f} | {100 * r['nDCG@10'] / float_ndcg:.1f}% | {r['R@100']:.4f} | "
+                     f"{size}{extra} | {ratio} |")
+    for label, grid in res.get("grid", {}).items():
+        layers = sorted({k.split('/')[0] for k in grid}, key=lambda x: int(x[1:]))
+        dims = sorted({int(k.split('/d')[1]) for k in grid}, reverse=True)
+        lines += ["", f"2D grid, {label}: nDCG@10 (rows: exit layer, columns: dim)", "",
+                  "| layer | " + " | ".join(str(d) for d in dims) + " |", "|---" * (len(dims) + 1) + "|"]
+        for layer in layers:
+            lines.append(f"| {layer} | " + " | ".join(f"{grid[f'{layer}/d{d}']['nDCG@10']:.4f}" for d in dims) + " |")
+    for label, tp in res.get("throughput", {}).items():
+        lines += ["", f"Encoding throughput ({label}), docs/s by exit layer: "
+                  + ", ".join(f"L{k}: {v}" for k, v in tp.items())]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "data" / "scifact"))
@@ -86,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--throughput-docs", type=int, default=128)
     ap.add_argument("--alpha", type=float, default=None, help="hybrid BM25 weight; default: tuned on train queries")
     ap.add_argument("--output", default=str(ROOT / "bench" / "results" / "embedders.json"))
+    ap.add_argument("--markdown", action="store_true", help="print the saved JSON as markdown and exit")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(render_markdown(json.loads(Path(args.output).read_text())))
+        return 0
 
     import torch
 
