@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                      "rescore_bytes": meta.get("rescore_bytes", 0)}
             if rescore == "float":
                 res = search(path, test_q, mode="binary", k=1000, embedder=query_emb, rerank_depth=0)
-                trec_row(f"binary-{method}", res.ranked, res.seconds, sizes)
+                trec_row(f"binary-{method}", res.ranked, res.seconds, sizes | {"rescore_bytes": 0})
             res = search(path, test_q, mode="binary", k=100, embedder=query_emb, rerank_depth=100)
             trec_row(f"binary-{method}+rescore100-{rescore}", res.ranked, res.seconds, sizes)
         path = work / "indexes" / f"binary-{method}-float"
@@ -239,6 +239,14 @@ def main(argv: list[str] | None = None) -> int:
             (asym / "rescore.npy").unlink()
         res = search(asym, test_q, mode="binary", k=100, embedder=query_emb, rerank_depth=100)
         trec_row(f"binary-{method}+asym-rescore100", res.ranked, res.seconds, sizes | {"rescore_bytes": 0})
+    # the same ITQ codes in a plain IndexBinaryFlat (no 8-byte ids): the 32x file
+    path = index("binary-itq-flat", "binary", rescore="float", binary_method="itq", idmap=False)
+    meta = json.loads((path / "viewrank_dense_index.json").read_text())
+    res = search(path, test_q, mode="binary", k=100, embedder=query_emb, rerank_depth=100)
+    trec_row("binary-itq-flat+rescore100-float", res.ranked, res.seconds,
+             {"index_bytes": meta["index_bytes"], "compression": round(float_bytes / meta["index_bytes"], 1),
+              "rescore_bytes": meta["rescore_bytes"]})
+
     # reference: float vectors through the supervised STE projection (is the gain the bits or the projection?)
     proj = ste["ste"]
     run = exhaustive_run(normed(proj.project(queries_of(test_q))), normed(proj.project(doc_float)),
@@ -250,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- hybrid BM25 + dense: alpha tuned on TRAIN queries, then applied to test ----------------
     best = (None, -1.0)
+    curve: dict = {}
     train_qrels_map = {q.qid: train_qrels[q.qid] for q in train_q}
     dense_path = work / "indexes" / "dense-float"
     for alpha in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0) if args.alpha is None else ():
@@ -258,11 +267,15 @@ def main(argv: list[str] | None = None) -> int:
         run = {r.qid: {s.docid: s.score for s in r.items} for r in res.ranked}
         score = evaluate(run, train_qrels_map)["nDCG@10"]
         print(f"  hybrid alpha={alpha}: train nDCG@10 {score:.4f}", flush=True)
+        curve[str(alpha)] = round(score, 4)
         if score > best[1]:
             best = (alpha, score)
-    if args.alpha is not None:
-        best = (args.alpha, float("nan"))
-    results["hybrid_alpha_train"] = {"alpha": best[0], "train_nDCG@10": round(best[1], 4)}
+    if args.alpha is not None:  # keep an earlier tuning record when the alpha is given
+        previous = json.loads(Path(args.output).read_text()) if Path(args.output).is_file() else {}
+        results["hybrid_alpha_train"] = previous.get("hybrid_alpha_train", {}) | {"alpha": args.alpha}
+        best = (args.alpha, 0.0)
+    else:
+        results["hybrid_alpha_train"] = {"alpha": best[0], "train_nDCG@10": round(best[1], 4), "curve": curve}
     res = search(dense_path, test_q, mode="hybrid", k=1000, embedder=query_emb, bm25_index=bm25_dir,
                  alpha=best[0], hybrid_depth=1000)
     trec_row("hybrid-bm25+dense", res.ranked, res.seconds, {"alpha": best[0], "alpha_tuned_on": "train"})
