@@ -1,0 +1,302 @@
+"""Assemble, start and stop a single OpenSearch node offline, from Maven Central artifacts.
+
+What gets assembled (cached under ``~/.cache/viewrank/opensearch/<version>``):
+
+- the core ``org.opensearch.distribution.integ-test-zip:opensearch`` zip (it carries only the
+  transport module, no bundled JDK);
+- ``modules/lang-painless`` built from its Maven jars with a plugin descriptor and security
+  policy, because k-NN extends lang-painless;
+- the plugin zips ``opensearch-job-scheduler``, ``opensearch-ml-plugin``, ``opensearch-knn`` and
+  ``neural-search`` (that is the artifact id on Maven Central, not ``opensearch-neural-search``),
+  installed offline in extendedPlugins order.
+
+The node binds 127.0.0.1 only, runs as a non-root user (OpenSearch refuses root), and keeps
+its data and logs in the cache folder. Version 2.19.1 runs on Java 17 (2.x needs the Java
+security manager, gone in Java 24+).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from viewrank.errors import ViewrankError
+from viewrank.runs import atomic_write_text
+
+VERSION = "2.19.1"
+PLUGIN_VERSION = f"{VERSION}.0"
+CORE = ("org.opensearch.distribution.integ-test-zip", "opensearch", VERSION)
+# (group, artifact) in install order: ml extends job-scheduler, neural-search extends k-NN.
+PLUGINS = [
+    ("org.opensearch.plugin", "opensearch-job-scheduler"),
+    ("org.opensearch.plugin", "opensearch-ml-plugin"),
+    ("org.opensearch.plugin", "opensearch-knn"),
+    ("org.opensearch.plugin", "neural-search"),
+]
+PAINLESS_JAR_PREFIXES = ("lang-painless-", "opensearch-scripting-painless-spi-", "antlr4-runtime-", "asm-")
+JAVA17 = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+NODE_USER = "viewrank-os"
+
+PAINLESS_DESCRIPTOR = """description=An easy, safe and fast scripting language for OpenSearch
+version={version}
+name=lang-painless
+classname=org.opensearch.painless.PainlessPlugin
+java.version=11
+opensearch.version={version}
+extended.plugins=
+has.native.controller=false
+"""
+PAINLESS_POLICY = """grant {
+  permission java.lang.RuntimePermission "createClassLoader";
+  permission java.lang.RuntimePermission "getClassLoader";
+};
+"""
+
+
+def cache_root(version: str = VERSION) -> Path:
+    """Where the node lives: ``$VIEWRANK_CACHE``, else ``~/.cache/viewrank`` — or, for root,
+    ``/var/cache/viewrank``, because the node's own user cannot enter root's home."""
+    default = Path("/var/cache/viewrank") if os.geteuid() == 0 else Path.home() / ".cache" / "viewrank"
+    base = Path(os.environ.get("VIEWRANK_CACHE", default))
+    return base / "opensearch" / version
+
+
+@dataclass
+class NodeState:
+    url: str
+    port: int
+    pid: int
+    home: str
+    data: str
+    user: str
+
+    @classmethod
+    def load(cls, root: Path) -> "NodeState | None":
+        path = root / "state.json"
+        return cls(**json.loads(path.read_text())) if path.is_file() else None
+
+
+def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-12:])
+        raise ViewrankError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd[:4])} ...\n{tail}")
+    return proc
+
+
+def java_home() -> Path:
+    env = os.environ.get("VIEWRANK_OPENSEARCH_JAVA_HOME")
+    home = Path(env) if env else JAVA17
+    if not (home / "bin" / "java").exists():
+        raise ViewrankError(
+            f"OpenSearch {VERSION} needs Java 17-23 and none was found at {home} "
+            "(install openjdk-17-jdk-headless or set VIEWRANK_OPENSEARCH_JAVA_HOME)"
+        )
+    return home
+
+
+def fetch(root: Path) -> dict[str, Path]:
+    """The core and plugin zips, downloaded once with ``mvn dependency:copy`` (no pom needed)."""
+    if shutil.which("mvn") is None:
+        raise ViewrankError("Maven (mvn) is needed to fetch OpenSearch from Maven Central: apt-get install maven")
+    zips = root / "zips"
+    zips.mkdir(parents=True, exist_ok=True)
+    wanted = {"core": (*CORE, "zip")}
+    for group, artifact in PLUGINS:
+        wanted[artifact] = (group, artifact, PLUGIN_VERSION, "zip")
+    out = {}
+    for key, (group, artifact, version, kind) in wanted.items():
+        target = zips / f"{artifact}-{version}.{kind}"
+        if not target.is_file():
+            _run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={group}:{artifact}:{version}:{kind}",
+                  f"-DoutputDirectory={zips}"], f"downloading {group}:{artifact}:{version} from Maven Central")
+        out[key] = target
+    return out
+
+
+def build_painless_module(dist: Path, version: str = VERSION) -> Path:
+    """``modules/lang-painless`` from Maven jars: the integ-test zip does not carry it."""
+    module = dist / "modules" / "lang-painless"
+    if (module / "plugin-descriptor.properties").is_file():
+        return module
+    with tempfile.TemporaryDirectory(prefix="viewrank-painless-") as tmp:
+        pom = Path(tmp) / "pom.xml"
+        pom.write_text(
+            '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+            "<groupId>viewrank</groupId><artifactId>painless</artifactId><version>1</version><dependencies>"
+            f"<dependency><groupId>org.opensearch.plugin</groupId><artifactId>lang-painless</artifactId>"
+            f"<version>{version}</version></dependency></dependencies></project>"
+        )
+        jars = Path(tmp) / "jars"
+        _run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
+              f"-DoutputDirectory={jars}"], "fetching lang-painless jars")
+        staging = Path(tmp) / "lang-painless"
+        staging.mkdir()
+        for jar in jars.glob("*.jar"):
+            if jar.name.startswith(PAINLESS_JAR_PREFIXES):
+                shutil.copy2(jar, staging / jar.name)
+        (staging / "plugin-descriptor.properties").write_text(PAINLESS_DESCRIPTOR.format(version=version))
+        (staging / "plugin-security.policy").write_text(PAINLESS_POLICY)
+        shutil.copytree(staging, module)
+    return module
+
+
+def assemble(root: Path | None = None) -> Path:
+    """The node's distribution folder with every plugin installed; built once, then reused."""
+    root = root or cache_root()
+    dist = root / "dist"
+    if (dist / ".viewrank-assembled").is_file():
+        return dist
+    zips = fetch(root)
+    jhome = java_home()
+    staging_parent = Path(tempfile.mkdtemp(prefix=".assemble-", dir=root))
+    try:
+        with zipfile.ZipFile(zips["core"]) as zf:
+            zf.extractall(staging_parent)
+        staged = next(staging_parent.glob("opensearch-*"))
+        for script in (staged / "bin").iterdir():
+            script.chmod(0o755)
+        build_painless_module(staged)
+        env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(jhome), "JAVA_HOME": str(jhome)}
+        for _group, artifact in PLUGINS:
+            _run([str(staged / "bin" / "opensearch-plugin"), "install", "--batch", zips[artifact].resolve().as_uri()],
+                 f"installing {artifact}", env=env)
+        (staged / ".viewrank-assembled").write_text(VERSION)
+        if dist.exists():
+            shutil.rmtree(dist)
+        os.replace(staged, dist)
+    finally:
+        shutil.rmtree(staging_parent, ignore_errors=True)
+    return dist
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def node_user() -> str | None:
+    """The user the node runs as: a system user when we are root (OpenSearch refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(NODE_USER)
+    except KeyError:
+        _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NODE_USER],
+             f"creating the user {NODE_USER}")
+    return NODE_USER
+
+
+def _chown(path: Path, user: str) -> None:
+    _run(["chown", "-R", f"{user}:", str(path)], f"giving {path} to {user}")
+
+
+def health(url: str, timeout: float = 2.0) -> str | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
+            return json.loads(resp.read()).get("status")
+    except Exception:
+        return None
+
+
+def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait: float = 180.0) -> NodeState:
+    """Start the node (assembling it first if needed); reuse a node that is already running."""
+    root = root or cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    state = NodeState.load(root)
+    if state and health(state.url) in ("green", "yellow"):
+        return state
+    dist = assemble(root)
+    port = port or free_port()
+    data, logs = root / "data", root / "logs"
+    for folder in (data, logs):
+        folder.mkdir(exist_ok=True)
+    config = dist / "config" / "opensearch.yml"
+    config.write_text(
+        "cluster.name: viewrank\nnode.name: viewrank-node\n"
+        f"network.host: 127.0.0.1\nhttp.port: {port}\ntransport.port: {free_port()}\n"
+        "discovery.type: single-node\n"
+        f"path.data: {data}\npath.logs: {logs}\n"
+        "cluster.routing.allocation.disk.threshold_enabled: false\n"
+        "plugins.ml_commons.only_run_on_ml_node: false\n"
+        "plugins.ml_commons.native_memory_threshold: 100\n"
+    )
+    pidfile = root / "opensearch.pid"
+    pidfile.unlink(missing_ok=True)
+    user = node_user()
+    if user:
+        _chown(root, user)
+    jhome = java_home()
+    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(jhome), "JAVA_HOME": str(jhome),
+           "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
+    cmd = [str(dist / "bin" / "opensearch"), "-d", "-p", str(pidfile)]
+    if user:
+        cmd = ["runuser", "-u", user, "--", *cmd]
+    # The daemon keeps its stdout/stderr open: send them to a file, never to our pipes.
+    with open(logs / "startup.out", "wb") as out:
+        code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        text = (logs / "startup.out").read_text(errors="replace").strip().splitlines()[-15:]
+        raise ViewrankError(f"starting OpenSearch failed (exit {code}):\n" + "\n".join(text))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait
+    log = logs / "viewrank.log"
+    while time.monotonic() < deadline:
+        pid = int(pidfile.read_text().strip() or -1) if pidfile.is_file() else -1
+        if health(url) in ("green", "yellow"):
+            state = NodeState(url, port, pid, str(dist), str(data), user or "")
+            atomic_write_text(root / "state.json", json.dumps(asdict(state), indent=2))
+            return state
+        if pid > 0 and not _alive(pid):
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.is_file() else "(no log)"
+            raise ViewrankError(f"OpenSearch exited while starting; log {log}:\n{tail}")
+        time.sleep(1.0)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.is_file() else "(no log)"
+    raise ViewrankError(f"OpenSearch did not become healthy on {url} within {wait:.0f} s; log {log}:\n{tail}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def down(root: Path | None = None, wait: float = 60.0) -> bool:
+    """Stop the node; True when one was running."""
+    root = root or cache_root()
+    state = NodeState.load(root)
+    if state is None:
+        return False
+    stopped = False
+    if state.pid > 0:
+        try:
+            os.kill(state.pid, signal.SIGTERM)
+            stopped = True
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(state.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        else:
+            os.kill(state.pid, signal.SIGKILL)
+    (root / "state.json").unlink(missing_ok=True)
+    return stopped
