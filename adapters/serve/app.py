@@ -174,7 +174,10 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
         candidates = [Candidate(str(i), text) for i, text in enumerate(docs)]
         with model_lock:
             ranked = reranker.rerank(Query("q", query), candidates)
-        results = [{"index": int(item.docid), "relevance_score": float(item.score)} for item in ranked.items[:top_n]]
+        # 9 significant digits: ml-commons parses longer decimals (float32 scores printed as
+        # doubles have 17) as BigDecimal, which its Cohere post-process cannot cast to Double.
+        results = [{"index": int(item.docid), "relevance_score": float(f"{item.score:.9g}")}
+                   for item in ranked.items[:top_n]]
         return {"results": results}, len(docs)
 
     @app.post("/embed")

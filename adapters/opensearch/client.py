@@ -1,0 +1,258 @@
+"""Neural search on a real OpenSearch node: ml-commons models, pipelines, k-NN index, ingest, search.
+
+Models are remote by default: ml-commons connectors to ``viewrank serve`` using ml-commons'
+built-in pre/post-process functions (no Painless), so the node runs exactly the models the
+Python path runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from viewrank.errors import ViewrankError
+
+ML = "/_plugins/_ml"
+VECTOR_FIELD = "vec"
+TEXT_FIELD = "contents"
+
+
+def connect(url: str, timeout: int = 120):
+    """An opensearch-py client; a clear error when no node answers at ``url``."""
+    from opensearchpy import OpenSearch
+    from opensearchpy.exceptions import ConnectionError as OSConnectionError
+
+    client = OpenSearch(url, timeout=timeout)
+    try:
+        client.info()
+    except OSConnectionError:
+        raise ViewrankError(f"no OpenSearch node answers at {url}: start one with `viewrank opensearch up`") from None
+    return client
+
+
+def configure_ml(client) -> None:
+    """Cluster settings that let ml-commons run on one node and call connectors on loopback."""
+    client.cluster.put_settings(body={"persistent": {
+        "plugins.ml_commons.only_run_on_ml_node": False,
+        "plugins.ml_commons.native_memory_threshold": 100,
+        "plugins.ml_commons.memory_feature_enabled": False,
+        "plugins.ml_commons.trusted_connector_endpoints_regex": [r"^http://127\.0\.0\.1:.*", r"^http://localhost:.*"],
+        "plugins.ml_commons.connector.private_ip_enabled": True,
+        "plugins.ml_commons.allow_registering_model_via_url": True,
+        "plugins.ml_commons.allow_registering_model_via_local_file": True,
+    }})
+
+
+def _wait_task(client, task_id: str, what: str, timeout: float = 300.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = client.transport.perform_request("GET", f"{ML}/tasks/{task_id}")
+        state = task.get("state")
+        if state == "COMPLETED":
+            return task
+        if state in ("FAILED", "COMPLETED_WITH_ERROR"):
+            raise ViewrankError(f"{what} failed in ml-commons: {task.get('error', task)}")
+        time.sleep(0.5)
+    raise ViewrankError(f"{what} did not finish within {timeout:.0f} s (task {task_id})")
+
+
+def connector_body(kind: str, endpoint: str, token: str | None = None) -> dict:
+    """An ml-commons HTTP connector to ``viewrank serve`` at ``endpoint`` (``http://127.0.0.1:PORT``)."""
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if kind == "embedding":
+        action = {"url": f"{endpoint}/embed", "request_body": '{ "input": ${parameters.input} }',
+                  "pre_process_function": "connector.pre_process.default.embedding",
+                  "post_process_function": "connector.post_process.default.embedding"}
+    elif kind == "rerank":
+        action = {"url": f"{endpoint}/rerank",
+                  "request_body": '{ "query": "${parameters.query}", "documents": ${parameters.documents}, '
+                                  '"top_n": ${parameters.top_n} }',
+                  "pre_process_function": "connector.pre_process.cohere.rerank",
+                  "post_process_function": "connector.post_process.cohere.rerank"}
+    else:
+        raise ViewrankError(f"unknown model kind {kind!r}: embedding or rerank")
+    return {"name": f"viewrank-{kind}", "description": f"viewrank serve {kind} at {endpoint}", "version": "1",
+            "protocol": "http", "parameters": {}, "credential": {"token": token or "unused"},
+            "actions": [{"action_type": "predict", "method": "POST", "headers": headers, **action}]}
+
+
+def register_remote_model(client, kind: str, endpoint: str, token: str | None = None, name: str | None = None) -> str:
+    """Create the connector, register and deploy the remote model; returns its model id."""
+    connector = client.transport.perform_request("POST", f"{ML}/connectors/_create",
+                                                 body=connector_body(kind, endpoint, token))
+    body = {"name": name or f"viewrank-{kind}", "function_name": "remote",
+            "description": f"viewrank serve {kind}", "connector_id": connector["connector_id"]}
+    registered = client.transport.perform_request("POST", f"{ML}/models/_register", body=body)
+    task = _wait_task(client, registered["task_id"], f"registering the {kind} model")
+    model_id = task.get("model_id") or registered.get("model_id")
+    deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
+    _wait_task(client, deployed["task_id"], f"deploying the {kind} model {model_id}")
+    return model_id
+
+
+def check_model_deployed(client, model_id: str) -> None:
+    from opensearchpy.exceptions import NotFoundError
+
+    try:
+        model = client.transport.perform_request("GET", f"{ML}/models/{model_id}")
+    except NotFoundError:
+        raise ViewrankError(f"model {model_id} does not exist on this node: run `viewrank opensearch setup`") from None
+    state = model.get("model_state")
+    if state != "DEPLOYED":
+        raise ViewrankError(f"model {model_id} is {state or 'not deployed'}: deploy it "
+                            f"(POST {ML}/models/{model_id}/_deploy) or run `viewrank opensearch setup`")
+
+
+def predict_embedding(client, model_id: str, texts: Sequence[str]) -> list[list[float]]:
+    out = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_predict",
+                                           body={"parameters": {"input": list(texts)}})
+    return [t["data"] for r in out["inference_results"] for t in r["output"]]
+
+
+def create_ingest_pipeline(client, name: str, model_id: str) -> None:
+    client.ingest.put_pipeline(id=name, body={
+        "description": "viewrank: embed contents with the deployed text-embedding model",
+        "processors": [{"text_embedding": {"model_id": model_id, "field_map": {TEXT_FIELD: VECTOR_FIELD}}}],
+    })
+
+
+def create_index(client, name: str, dim: int, pipeline: str | None, data_type: str = "float",
+                 replace: bool = False) -> None:
+    """A k-NN index (Lucene HNSW, cosine) whose default ingest pipeline embeds ``contents``."""
+    if data_type not in ("float", "byte"):
+        raise ViewrankError(f"data_type {data_type!r}: the Lucene engine here takes float or byte vectors "
+                            "(binary needs the faiss engine, which the Maven k-NN zip lacks)")
+    if client.indices.exists(index=name):
+        if not replace:
+            return
+        client.indices.delete(index=name)
+    vector: dict[str, Any] = {"type": "knn_vector", "dimension": dim,
+                              "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}}
+    if data_type == "byte":
+        vector["data_type"] = "byte"
+        vector["method"]["space_type"] = "l2"
+    settings: dict[str, Any] = {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}}
+    if pipeline:
+        settings["index"]["default_pipeline"] = pipeline
+    client.indices.create(index=name, body={"settings": settings, "mappings": {"properties": {
+        "docid": {"type": "keyword"}, "title": {"type": "text"}, TEXT_FIELD: {"type": "text"}, VECTOR_FIELD: vector,
+    }}})
+
+
+@dataclass
+class IngestReport:
+    indexed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # docid -> reason
+    retries: int = 0
+    seconds: float = 0.0
+
+
+TRANSIENT = {429, 500, 502, 503, 504}
+
+
+def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, max_retries: int = 4,
+                total: int | None = None) -> IngestReport:
+    """Index documents (``.docid``, ``.title``, ``.contents``) with ``_id = docid``: re-running
+    overwrites instead of duplicating. Transient failures are retried with backoff; the rest
+    are counted in the report, never dropped silently."""
+    from opensearchpy.exceptions import ConnectionError as OSConnectionError
+    from opensearchpy.exceptions import TransportError
+
+    report = IngestReport()
+    started = time.perf_counter()
+    bar = tqdm(total=total, desc=f"ingest {index}", unit="doc")
+    batch: list[Any] = []
+
+    def flush(items: list[Any]) -> None:
+        pending = items
+        for attempt in range(max_retries + 1):
+            body: list[dict] = []
+            for d in pending:
+                body += [{"index": {"_index": index, "_id": d.docid}},
+                         {"docid": d.docid, "title": d.title, TEXT_FIELD: d.contents}]
+            try:
+                resp = client.bulk(body=body, refresh=False)
+            except (OSConnectionError, TransportError) as exc:
+                status = getattr(exc, "status_code", None)
+                if attempt < max_retries and (status is None or status in TRANSIENT or status == "N/A"):
+                    report.retries += 1
+                    time.sleep(0.5 * 2 ** attempt)
+                    continue
+                for d in pending:
+                    report.failed[d.docid] = f"bulk request failed: {exc}"
+                return
+            retry = []
+            for d, item in zip(pending, resp["items"]):
+                result = item["index"]
+                if result.get("status", 500) < 300:
+                    report.indexed += 1
+                elif result["status"] in TRANSIENT and attempt < max_retries:
+                    retry.append(d)
+                else:
+                    err = result.get("error", {})
+                    report.failed[d.docid] = f"{err.get('type', result['status'])}: {err.get('reason', err)}"
+            bar.update(len(pending) - len(retry))
+            if not retry:
+                return
+            report.retries += 1
+            pending = retry
+            time.sleep(0.5 * 2 ** attempt)
+
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= batch_size:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    bar.close()
+    client.indices.refresh(index=index)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def create_hybrid_pipeline(client, name: str, weights: tuple[float, float] = (0.3, 0.7)) -> None:
+    client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body={
+        "description": "viewrank: min-max normalise BM25 and neural scores, weighted mean",
+        "phase_results_processors": [{"normalization-processor": {
+            "normalization": {"technique": "min_max"},
+            "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(weights)}},
+        }}],
+    })
+
+
+def create_rerank_pipeline(client, name: str, model_id: str) -> None:
+    client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body={
+        "description": "viewrank: rerank the whole hit list with one call to the reranker",
+        "response_processors": [{"rerank": {"ml_opensearch": {"model_id": model_id},
+                                            "context": {"document_fields": [TEXT_FIELD]}}}],
+    })
+
+
+def search_body(mode: str, query: str, k: int, model_id: str | None = None) -> dict:
+    match = {"match": {TEXT_FIELD: query}}
+    neural = {"neural": {VECTOR_FIELD: {"query_text": query, "model_id": model_id, "k": k}}}
+    if mode == "bm25":
+        q: dict = {"query": match}
+    elif mode == "neural":
+        q = {"query": neural}
+    elif mode == "hybrid":
+        q = {"query": {"hybrid": {"queries": [match, neural]}}}
+    elif mode == "rerank":
+        q = {"query": match, "ext": {"rerank": {"query_context": {"query_text": query}}}}
+    else:
+        raise ViewrankError(f"unknown search mode {mode!r}: bm25, neural, hybrid or rerank")
+    # the rerank processor reads the document text from _source, so keep it for rerank
+    return {"size": k, "_source": ["docid", TEXT_FIELD] if mode == "rerank" else ["docid"], **q}
+
+
+def search(client, index: str, mode: str, query: str, k: int, model_id: str | None = None,
+           pipeline: str | None = None) -> list[tuple[str, float]]:
+    params = {"search_pipeline": pipeline} if pipeline else {}
+    resp = client.search(index=index, body=search_body(mode, query, k, model_id), params=params)
+    return [(hit["_id"], float(hit["_score"])) for hit in resp["hits"]["hits"]]
