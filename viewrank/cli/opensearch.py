@@ -1,0 +1,90 @@
+"""``viewrank opensearch up|down|setup|ingest|search|eval``: neural search on a local node."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from viewrank.errors import ViewrankError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("opensearch", help="a local OpenSearch node with ml-commons, k-NN and neural search")
+    ops = p.add_subparsers(dest="op", metavar="OP", required=True)
+    up = ops.add_parser("up", help="assemble (first time, from Maven Central) and start a node on 127.0.0.1")
+    up.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
+    up.add_argument("--heap", default="1g")
+    ops.add_parser("down", help="stop the node")
+    st = ops.add_parser("setup", help="remote models on viewrank serve, pipelines and the k-NN index")
+    st.add_argument("--serve-url", required=True, help="where `viewrank serve --embedder .. --reranker ..` listens")
+    st.add_argument("--token", default=None, help="bearer token of viewrank serve")
+    st.add_argument("--index", default="scifact")
+    st.add_argument("--data-type", choices=["float", "byte"], default="float")
+    st.add_argument("--replace", action="store_true", help="drop and recreate the index")
+    ing = ops.add_parser("ingest", help="bulk-ingest a BEIR corpus through the text_embedding pipeline")
+    ing.add_argument("--dataset", required=True)
+    ing.add_argument("--index", default="scifact")
+    ing.add_argument("--limit", type=int, default=None, help="only the first N documents")
+    se = ops.add_parser("search", help="BM25, neural, hybrid or BM25+rerank run, evaluated with trec_eval")
+    se.add_argument("--dataset", required=True)
+    se.add_argument("--index", default="scifact")
+    se.add_argument("--split", default="test")
+    se.add_argument("--mode", choices=["bm25", "neural", "hybrid", "rerank"], required=True)
+    se.add_argument("--depth", type=int, default=100)
+    se.add_argument("--output", required=True)
+    se.add_argument("--resume", action="store_true")
+    se.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    ev = ops.add_parser("eval", help="evaluate a run file with the same trec_eval as the Pyserini path")
+    ev.add_argument("--run", required=True)
+    ev.add_argument("--dataset", required=True)
+    ev.add_argument("--split", default="test")
+    st.add_argument("--url", default=None, help="node URL (default: the node `up` started)")
+    p.set_defaults(func=run)
+
+
+def _table(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewrank.adapters.opensearch import node, workflow
+
+    if args.op == "up":
+        state = node.up(port=args.port, heap=args.heap)
+        print(f"OpenSearch {node.VERSION} is up at {state.url} (pid {state.pid}, user {state.user or 'current'})")
+        return 0
+    if args.op == "down":
+        print("stopped" if node.down() else "no node was running")
+        return 0
+    if args.op == "setup":
+        s = workflow.setup(args.url, args.serve_url, args.index, args.token, args.data_type, replace=args.replace)
+        print(json.dumps(asdict(s), indent=2))
+        return 0
+    if args.op == "ingest":
+        report = workflow.ingest(args.index, args.dataset, args.limit)
+        print(f"indexed {report.indexed}, failed {len(report.failed)}, retries {report.retries}, {report.seconds:.1f} s")
+        for docid, reason in list(report.failed.items())[:20]:
+            print(f"  failed {docid}: {reason}")
+        if report.failed:
+            raise ViewrankError(f"{len(report.failed)} documents failed to ingest (listed above); fix the cause "
+                                "and run ingest again: documents are written by id, so nothing is duplicated")
+        return 0
+    from viewrank.adapters.pyserini.evaluate import evaluate_run
+    from viewrank.datasets import BeirDataset
+
+    if args.op == "search":
+        path, lat = workflow.search_run(args.index, args.dataset, args.split, args.mode, args.depth, args.output,
+                                        resume=args.resume, limit=args.limit)
+        ds = BeirDataset(args.dataset)
+        judged = ds.qrels(args.split)
+        queries = [q.qid for q in ds.queries(args.split)][: args.limit] if args.limit else list(judged)
+        metrics = evaluate_run(path, {qid: judged[qid] for qid in queries if qid in judged})
+        lat_ms = sorted(x * 1000 for x in lat)
+        extra = f"  p50 {lat_ms[len(lat_ms) // 2]:.1f} ms  p95 {lat_ms[int(len(lat_ms) * 0.95) - 1 if len(lat_ms) > 1 else 0]:.1f} ms" if lat_ms else ""
+        print(f"{args.mode:<8} {_table(metrics)}{extra}  {path}")
+        return 0
+    if args.op == "eval":
+        print(_table(evaluate_run(args.run, BeirDataset(args.dataset).qrels(args.split))))
+        return 0
+    raise ViewrankError(f"unknown operation {args.op!r}")
