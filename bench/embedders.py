@@ -102,6 +102,39 @@ def render_markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def score_model(model: str, name: str, dataset: Path, test_q, qrels) -> tuple[dict, dict]:
+    """``(grid, last-layer row)`` of a model folder from its cached all-layer vectors (numpy)."""
+    from viewrank.metrics import evaluate
+
+    cache = load_model_cache(Path(model), name, dataset)
+    qpos = {qid: i for i, qid in enumerate(cache["qids"])}
+    n_layers = cache["doc_layers"].shape[0] - 1
+    qids = [q.qid for q in test_q]
+    grid = {}
+    for layer in range(1, n_layers + 1):
+        q_all = np.asarray(cache["query_layers"][layer][[qpos[q] for q in qids]])
+        for dim in (384, 256, 128, 64):
+            run = exhaustive_run(normed(q_all, dim), normed(cache["doc_layers"][layer], dim), qids, cache["docids"])
+            m = evaluate(run, qrels)
+            grid[f"L{layer}/d{dim}"] = {"nDCG@10": round(m["nDCG@10"], 4), "R@100": round(m["R@100"], 4)}
+    last = grid[f"L{n_layers}/d384"] | {"scored": "numpy", "model": str(model)}
+    return grid, last
+
+
+def extra_only(args, ds, test_q, qrels) -> int:
+    from viewrank.runs import atomic_write_text
+
+    results = json.loads(Path(args.output).read_text())
+    for model, name in zip(args.model, args.name):
+        grid, row = score_model(model, name, Path(args.dataset), test_q, qrels)
+        results["grid"][name] = grid
+        results["rows"][f"dense-{name}"] = row
+        print(f"dense-{name}: nDCG@10 {row['nDCG@10']:.4f}  R@100 {row['R@100']:.4f}")
+    atomic_write_text(args.output, json.dumps(results, indent=2))
+    print(render_markdown(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "data" / "scifact"))
@@ -111,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alpha", type=float, default=None, help="hybrid BM25 weight; default: tuned on train queries")
     ap.add_argument("--output", default=str(ROOT / "bench" / "results" / "embedders.json"))
     ap.add_argument("--markdown", action="store_true", help="print the saved JSON as markdown and exit")
+    ap.add_argument("--extra-only", action="store_true",
+                    help="only score the --model folders (grid + last-layer row) and merge them into the saved JSON")
     args = ap.parse_args(argv)
     if args.markdown:
         print(render_markdown(json.loads(Path(args.output).read_text())))
@@ -136,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     train_q = ds.queries("train")
     qrels = ds.qrels("test")
     minilm = get_host().resolve_model_path("all-MiniLM-L6-v2")
+    if args.extra_only:
+        return extra_only(args, ds, test_q, qrels)
     cache = load_model_cache(minilm, "minilm", dataset)
     docids = cache["docids"]
     qpos = {qid: i for i, qid in enumerate(cache["qids"])}
