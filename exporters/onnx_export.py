@@ -1,0 +1,241 @@
+"""``viewrank export onnx MODEL --out DIR``: graph, variants, parity gate, artifacts, bundles.
+
+Everything is built in a temporary directory beside ``OUT`` and renamed into place only when
+every requested variant passed the parity gate, so a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from viewrank.errors import ViewrankError
+from viewrank.exporters.artifacts import write_json, write_manifest
+from viewrank.exporters.configs import OnnxConfig, config_for
+
+RUNTIME_CONFIG = "viewrank_onnx.json"
+EXTERNAL_DATA_BYTES = 1_800_000_000  # past ~2 GB protobuf's limit: weights go to model.onnx.data
+NDCG_LIMITS = {"fp32": 0.002, "int8": 0.005, "fp16": 0.002}
+
+
+@dataclass
+class ExportOptions:
+    fp16: bool = False
+    int8: bool = False
+    opset: int = 18
+    max_length: int | None = None
+    triton: bool = False
+    ml_commons: bool = False
+    parity: bool = True
+    parity_data: str | None = None
+    parity_queries: int = 8
+    name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _log(msg: str) -> None:
+    print(f"[export] {msg}", flush=True)
+
+
+def build_model(spec: str) -> tuple[str, Any]:
+    """Build the registered model a spec names: embedder first, then reranker."""
+    from viewrank.manager import get_host
+
+    host = get_host()
+    name = spec.partition(":")[0]
+    if name in host.registry.names("embedder") and name not in host.registry.names("reranker"):
+        return "embedder", host.embedder(spec)
+    if name in host.registry.names("reranker"):
+        return "reranker", host.reranker(spec)
+    known = sorted(set(host.registry.names("embedder")) | set(host.registry.names("reranker")))
+    raise ViewrankError(f"unknown model {spec!r}; registered: {', '.join(known)}")
+
+
+def _export_graph(graph: torch.nn.Module, config: OnnxConfig, example: dict[str, torch.Tensor], path: Path,
+                  opset: int, external: bool) -> None:
+    from torch.export import Dim
+
+    args = tuple(example[n] for n in config.inputs)
+    batch, seq = Dim(config.batch_axis), Dim("sequence")
+    shapes = tuple({0: batch, 1: seq} for _ in config.inputs)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(graph, args, input_names=list(config.inputs), output_names=list(config.outputs),
+                                    dynamic_shapes=shapes, opset_version=opset, dynamo=True,
+                                    external_data=external, verbose=False)
+    program.save(str(path), external_data=external)
+
+
+def _opset(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return int(next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")))
+
+
+def _graph_io(path: Path) -> tuple[list[str], list[str]]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]
+
+
+def _runtime_config(kind: str, spec: str, model: Any, config: OnnxConfig, opts: ExportOptions) -> tuple[dict, Any, Any]:
+    """The runtime JSON, the tokenizer and the torch module whose forward the graph reproduces."""
+    base = {"format_version": 1, "kind": config.kind, "task": config.task, "source": spec,
+            "inputs": list(config.inputs), "outputs": list(config.outputs), "opset": opts.opset,
+            "atol": config.atol, "int8_atol": config.int8_atol, "fp16_atol": config.fp16_atol,
+            "tau": config.tau, "int8_tau": config.int8_tau}
+    if config.kind == "embedder":
+        c = model.config
+        if opts.max_length:
+            c.max_length = int(opts.max_length)
+        base.update(pooling=c.pooling, normalize=c.normalize, query_prefix=c.query_prefix,
+                    passage_prefix=c.passage_prefix, max_length=c.max_length, dim=int(model.dim),
+                    matryoshka_dim=c.dim, layer=c.layer, batch_size=c.batch_size)
+        return base, model.tokenizer, model.model
+    inner = model.model
+    if opts.max_length:
+        inner.config.max_length = int(opts.max_length)
+    base.update(max_length=int(inner.config.max_length), **config.extra)
+    return base, inner.tokenizer, inner.backbone
+
+
+def _example(kind: str, model: Any) -> dict[str, torch.Tensor]:
+    texts = ["a short example text", "a second, somewhat longer example text for tracing"]
+    if kind == "embedder":
+        batch = model.tokenize(texts, "passage")
+    else:
+        batch = model.model.tokenize("example query", texts + ["a third candidate"])
+    out = {k: v.cpu() for k, v in batch.items()}
+    if "token_type_ids" not in out:
+        out["token_type_ids"] = torch.zeros_like(out["input_ids"])
+    return out
+
+
+def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = None) -> Path:
+    """Export ``spec`` to ``out_dir``; raises :class:`ViewrankError` (and leaves nothing) on failure."""
+    opts = opts or ExportOptions()
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ViewrankError(f"{out} already exists and is not empty; choose a new --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    _log(f"building {spec}")
+    kind, model = build_model(spec)
+    config = config_for(model)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        cfg, tokenizer, backbone = _runtime_config(kind, spec, model, config, opts)
+        nbytes = sum(p.numel() * p.element_size() for p in backbone.parameters())
+        external = nbytes > EXTERNAL_DATA_BYTES
+        cfg["external_data"] = external
+        graph = config.graph(model if kind == "embedder" else model.model)
+        _log(f"exporting {config.task} graph (opset {opts.opset}, torch.onnx dynamo exporter)")
+        _export_graph(graph, config, _example(kind, model), tmp / "model.onnx", opts.opset, external)
+        inputs, outputs = _graph_io(tmp / "model.onnx")
+        cfg["opset"] = _opset(tmp / "model.onnx")
+        if cfg["opset"] != opts.opset:
+            _log(f"note: the graph has opset {cfg['opset']} (down-conversion to {opts.opset} was not possible)")
+        if inputs != list(config.inputs) or outputs != list(config.outputs):
+            raise ViewrankError(f"exported graph has inputs {inputs} / outputs {outputs}; expected "
+                                f"{list(config.inputs)} / {list(config.outputs)}")
+        variants = {"fp32": "model.onnx"}
+        if opts.int8:
+            from viewrank.exporters.quantize import quantize_int8
+
+            _log("quantising to int8 (dynamic, MatMul/Gemm weights)")
+            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx")
+            variants["int8"] = "model_int8.onnx"
+        if opts.fp16:
+            from viewrank.exporters.quantize import convert_fp16
+
+            _log("converting to fp16 (fp32 inputs/outputs kept)")
+            convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
+            variants["fp16"] = "model_fp16.onnx"
+        cfg["variants"] = variants
+        tokenizer.save_pretrained(str(tmp / "_tok"))
+        if not (tmp / "_tok" / "tokenizer.json").is_file():
+            raise ViewrankError(f"{spec}: its tokenizer has no fast (tokenizer.json) form; cannot export it")
+        shutil.move(str(tmp / "_tok" / "tokenizer.json"), tmp / "tokenizer.json")
+        shutil.rmtree(tmp / "_tok")
+        cfg["pad_token_id"] = int(tokenizer.pad_token_id or 0)
+        cfg["pad_token"] = str(tokenizer.pad_token or "[PAD]")
+        hf_config = {k: v for k, v in backbone.config.to_dict().items() if k != "_name_or_path"}
+        write_json(tmp / "config.json", hf_config)
+        write_json(tmp / RUNTIME_CONFIG, cfg)
+        if opts.parity:
+            cfg["parity"] = run_gate(tmp, kind, model, config, variants, opts)
+            write_json(tmp / RUNTIME_CONFIG, cfg)
+        name = opts.name or out.name
+        if opts.ml_commons:
+            from viewrank.exporters.ml_commons import write_bundle
+
+            _log("writing the ml-commons bundle")
+            write_bundle(tmp, cfg, hf_config, name)
+        if opts.triton:
+            from viewrank.exporters.triton import write_repository
+
+            _log("writing the Triton model repository")
+            write_repository(tmp, cfg, name)
+        write_manifest(tmp, {"source": spec, "task": config.task, "created_unix": int(time.time()),
+                             "torch": torch.__version__})
+        for path in [tmp, *tmp.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _log(f"done in {time.perf_counter() - started:.1f}s: {out}")
+    return out
+
+
+def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],
+             opts: ExportOptions) -> dict:
+    """Parity of every variant against PyTorch; raises with every failure named."""
+    from viewrank.exporters.parity import check, scifact_sample, torch_reference
+
+    sample = scifact_sample(opts.parity_data, n_queries=opts.parity_queries)
+    _log(f"parity gate: {len(sample.queries)} SciFact queries x {len(sample.lists[0])} candidates")
+    reference = torch_reference(sample, kind, model)
+    reports, failures = {}, []
+    for variant in variants:
+        runtime = _load_runtime(tmp, config.kind, variant)
+        if runtime is None:
+            reports[variant] = {"skipped": "no provider here runs this variant (fp16 needs CUDA)"}
+            continue
+        atol = {"fp32": config.atol, "int8": config.int8_atol, "fp16": config.fp16_atol}[variant]
+        tau = config.int8_tau if variant == "int8" else config.tau
+        rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau)
+        reports[variant] = rep.as_dict()
+        _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}, "
+             f"nDCG@10 torch {rep.ndcg10_torch:.4f} onnx {rep.ndcg10_onnx:.4f} -> {'ok' if rep.passed else 'FAIL'}")
+        failures += [f"{variant}: {f}" for f in rep.failures]
+    if failures:
+        raise ViewrankError("parity gate failed (nothing written): " + "; ".join(failures))
+    return reports
+
+
+def _load_runtime(tmp: Path, kind: str, variant: str):
+    import onnxruntime as ort
+
+    if variant == "fp16" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        return None
+    if kind == "embedder":
+        from viewrank.plugins.onnx_runtime.embedder import OnnxEmbedder
+
+        return OnnxEmbedder(tmp, variant=variant)
+    from viewrank.plugins.onnx_runtime.reranker import OnnxReranker
+
+    return OnnxReranker(tmp, variant=variant)

@@ -1,0 +1,1 @@
+"""``onnx:DIR``: any directory written by ``viewrank export onnx`` served by ONNX Runtime."""

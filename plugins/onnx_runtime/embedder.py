@@ -1,0 +1,37 @@
+"""OnnxEmbedder: an exported embedder graph (pooling and normalisation inside it) on ONNX Runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from viewrank.errors import ViewrankError
+from viewrank.plugins.onnx_runtime.runtime import OnnxModel
+
+
+class OnnxEmbedder:
+    """``embed(texts, role)`` with the exported prefixes and batch size; vectors come out finished."""
+
+    def __init__(self, model_dir: str | Path, **options) -> None:
+        self.onnx = OnnxModel(model_dir, **options)
+        cfg = self.onnx.config
+        if cfg.get("kind") != "embedder":
+            raise ViewrankError(f"{model_dir} holds a {cfg.get('task')!r} graph, not an embedder")
+        self.dim = int(cfg["dim"])
+        self.batch_size = int(cfg.get("batch_size", 32))
+        self.prefixes = {"query": cfg.get("query_prefix", ""), "passage": cfg.get("passage_prefix", "")}
+
+    def embed(self, texts: Sequence[str], role: str = "passage") -> np.ndarray:
+        if isinstance(texts, str):
+            raise ViewrankError("embed() takes a list of texts, not a single string")
+        if role not in self.prefixes:
+            raise ViewrankError(f"unknown role {role!r}; use 'query' or 'passage'")
+        texts = [self.prefixes[role] + t for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s : s + self.batch_size]
+            out[idx] = self.onnx.run([texts[i] for i in idx])
+        return out

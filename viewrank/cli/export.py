@@ -1,0 +1,38 @@
+"""``viewrank export FORMAT MODEL --out DIR``: the exporter registered under FORMAT does the work."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a registered model (onnx: graph, int8/fp16, ml-commons zip, Triton)")
+    p.add_argument("format", help="a registered exporter, e.g. onnx (see `viewrank plugins`)")
+    p.add_argument("model", help="a registered model spec: dense, dense:DIR, cross-encoder:DIR, mvp:DIR")
+    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--fp16", action="store_true", help="also write an fp16 graph (GPU providers, Triton)")
+    p.add_argument("--int8", action="store_true", help="also write a dynamically quantised int8 graph (CPU)")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18, the dynamo exporter's own; lower opsets are down-converted)")
+    p.add_argument("--max-length", type=int, default=None, help="token limit stored for the runtime tokenizer")
+    p.add_argument("--triton", action="store_true", help="also write a Triton model repository")
+    p.add_argument("--ml-commons", action="store_true", help="also write the ml-commons zip and register body")
+    p.add_argument("--no-parity", action="store_true", help="skip the SciFact parity gate (not recommended)")
+    p.add_argument("--parity-data", default=None, help="BEIR SciFact dir for the gate (default ../shared/data/scifact)")
+    p.add_argument("--parity-queries", type=int, default=8, help="queries in the gate's sample (default 8)")
+    p.add_argument("--name", default=None, help="model name in the bundles (default: the --out folder's name)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from viewrank.manager import get_host
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    exporter = get_host().exporter(args.format)
+    options = dict(fp16=args.fp16, int8=args.int8, opset=args.opset, max_length=args.max_length,
+                   triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,
+                   parity_data=args.parity_data, parity_queries=args.parity_queries, name=args.name)
+    out = exporter.export(args.model, args.out, **options)
+    print(out)
+    return 0
