@@ -1,0 +1,110 @@
+"""Torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8 on this CPU, same inputs in one run.
+
+Embedder: SciFact passages/s (``embed``). Cross-encoder and MVP: candidates/s for one query's
+list of 20 (one call per query). Quality: nDCG@10 of each backend on the parity gate's fixed
+sample (8 SciFact test queries x 20 candidates). Medians of ``--repeats`` timed passes after one
+warm-up. Usage::
+
+    python bench/onnx_speed.py --dense DIR --cross-encoder DIR --mvp DIR   # exported dirs (with --int8)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "results" / "onnx_speed.json"
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dense", help="exported dir of `dense` (with --int8)")
+    ap.add_argument("--cross-encoder", dest="ce", help="exported dir of cross-encoder:models/cross-encoder-minilm")
+    ap.add_argument("--mvp", help="exported dir of mvp:models/mvp-minilm")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--passages", type=int, default=64, help="passages for the embedder timing")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from viewrank.exporters.parity import _mean_ndcg, _scores_and_values, scifact_sample
+    from viewrank.manager import get_host
+
+    host = get_host()
+    sample = scifact_sample(None, n_queries=8)
+    passages = [t for lst in sample.lists for _, t in lst][: args.passages]
+    rows = []
+
+    def run_backends(label: str, torch_spec: str, onnx_dir: str | None, kind: str) -> None:
+        if not onnx_dir:
+            return
+        cfg = json.loads((Path(onnx_dir) / "viewrank_onnx.json").read_text())
+        backends = {"torch fp32": lambda: (host.embedder if kind == "embedder" else host.reranker)(torch_spec)}
+        for variant in ("fp32", "int8"):
+            if variant in cfg["variants"]:
+                spec = f"onnx:{onnx_dir}@variant={variant},threads={args.threads},providers=CPUExecutionProvider"
+                backends[f"ORT {variant}"] = (lambda s=spec: (host.embedder if kind == "embedder" else host.reranker)(s))
+        base = None
+        for name, make in backends.items():
+            model = make()
+            if kind == "embedder":
+                secs = timed(lambda: model.embed(passages, role="passage"), args.repeats)
+                rate, unit = len(passages) / secs, "passages/s"
+            else:
+                lists = sample.lists[:4]
+                secs = timed(lambda: [model.score(q, [t for _, t in lst]) for (_, q), lst in zip(sample.queries, lists)],
+                             args.repeats)
+                rate, unit = sum(len(x) for x in lists) / secs, "candidates/s"
+            with torch.inference_mode():
+                scores, _ = _scores_and_values(sample, kind, model)
+            ndcg = _mean_ndcg(sample, scores)
+            if base is None:
+                base = (rate, ndcg)
+            rows.append({"model": label, "backend": name, "throughput": round(rate, 2), "unit": unit,
+                         "speedup_vs_torch": round(rate / base[0], 2), "ndcg10": round(ndcg, 4),
+                         "ndcg10_loss_vs_torch": round(base[1] - ndcg, 4)})
+            print(f"{label:<14} {name:<11} {rate:9.1f} {unit:<13} x{rate / base[0]:5.2f}  nDCG@10 {ndcg:.4f}", flush=True)
+
+    run_backends("MiniLM embed", "dense", args.dense, "embedder")
+    run_backends("cross-encoder", "cross-encoder:models/cross-encoder-minilm", args.ce, "reranker")
+    run_backends("MVP", "mvp:models/mvp-minilm", args.mvp, "reranker")
+    result = {
+        "bench": "onnx_speed",
+        "machine": f"shared 2-core CPU ({platform.processor() or platform.machine()}), other sessions running; "
+                   f"{args.threads} threads for torch and ORT",
+        "inputs": f"{args.passages} SciFact passages (embedder); 4 queries x 20 candidates per pass (rerankers); "
+                  "nDCG@10 on 8 SciFact test queries x 20 candidates (the parity sample)",
+        "repeats": args.repeats, "statistic": "median seconds per pass, after one warm-up",
+        "cuda_fp16_latency_100_candidates": "not measured (no GPU lent to this task)",
+        "rows": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(args.out).with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

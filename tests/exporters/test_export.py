@@ -1,0 +1,156 @@
+"""Real exports of tiny random models, real ONNX Runtime sessions, the real parity gate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from viewrank.errors import ViewrankError
+from viewrank.manager import get_host
+
+from .conftest import export, needs_scifact
+
+pytestmark = needs_scifact
+
+TEXTS = ["Vitamin D deficiency is linked to bone loss.", "Mitochondria make ATP.", "short", "",
+         "A much longer passage about T cells, antibodies and the innate immune response " * 4]
+
+
+@pytest.fixture(scope="module")
+def dense_export(tiny_dense, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports") / "dense"
+    return export(f"dense:{tiny_dense}", out, int8=True, fp16=True, ml_commons=True, triton=True)
+
+
+def test_embedder_export_writes_every_artifact(dense_export):
+    from viewrank.exporters.artifacts import verify_manifest
+
+    names = {p.relative_to(dense_export).as_posix() for p in dense_export.rglob("*") if p.is_file()}
+    for want in ("model.onnx", "model_int8.onnx", "model_fp16.onnx", "tokenizer.json", "config.json",
+                 "viewrank_onnx.json", "manifest.json", "ml_commons.zip", "ml_commons_register.json",
+                 "triton/dense/config.pbtxt", "triton/dense/1/model.onnx", "triton/dense_fp16/1/model.onnx"):
+        assert want in names
+    assert verify_manifest(dense_export) == []
+    cfg = json.loads((dense_export / "viewrank_onnx.json").read_text())
+    assert cfg["dim"] == 24 and cfg["pooling"] == "mean" and cfg["max_length"] == 64  # Matryoshka dim baked in
+    assert cfg["parity"]["fp32"]["passed"] and cfg["parity"]["int8"]["passed"]
+    assert cfg["parity"]["fp32"]["min_kendall_tau"] >= 0.99 and cfg["parity"]["fp32"]["ndcg10_diff"] <= 0.002
+    assert not list(dense_export.parent.glob(".dense.partial-*"))
+
+
+def test_onnx_embedder_matches_torch_at_any_batch_and_length(dense_export, tiny_dense):
+    torch_emb = get_host().embedder(f"dense:{tiny_dense}")
+    onnx_emb = get_host().embedder(f"onnx:{dense_export}@providers=CPUExecutionProvider")
+    assert onnx_emb.dim == torch_emb.dim == 24
+    for texts in (TEXTS, TEXTS[:1], TEXTS[1:3]):
+        for role in ("query", "passage"):
+            a, b = torch_emb.embed(texts, role=role), onnx_emb.embed(texts, role=role)
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=1e-4)
+    assert np.allclose(np.linalg.norm(onnx_emb.embed(TEXTS), axis=1), 1.0, atol=1e-5)  # normalised in the graph
+
+
+def test_int8_variant_loads_and_stays_close(dense_export, tiny_dense):
+    a = get_host().embedder(f"dense:{tiny_dense}").embed(TEXTS)
+    b = get_host().embedder(f"onnx:{dense_export}@variant=int8").embed(TEXTS)
+    assert np.abs(a - b).max() < 0.1
+
+
+def test_ml_commons_bundle_is_consistent(dense_export):
+    body = json.loads((dense_export / "ml_commons_register.json").read_text())
+    assert body["function_name"] == "TEXT_EMBEDDING" and body["model_format"] == "ONNX"
+    assert body["model_config"]["embedding_dimension"] == 24 and body["model_config"]["model_type"] == "bert"
+    with zipfile.ZipFile(dense_export / "ml_commons.zip") as zf:
+        names = zf.namelist()
+    assert sorted(names) == ["dense.onnx", "tokenizer.json"]
+    import hashlib
+
+    assert body["model_content_hash_value"] == hashlib.sha256((dense_export / "ml_commons.zip").read_bytes()).hexdigest()
+
+
+def test_ml_commons_check_names_a_mismatch(dense_export):
+    from viewrank.exporters.ml_commons import check_bundle
+
+    body = json.loads((dense_export / "ml_commons_register.json").read_text())
+    cfg = json.loads((dense_export / "viewrank_onnx.json").read_text())
+    body["model_config"]["model_type"] = "distilbert"
+    problems = check_bundle(body, cfg, dense_export / "ml_commons.zip")
+    assert any("token_type_ids" in p for p in problems)
+
+
+def test_triton_config_declares_dynamic_batching_and_gpu(dense_export):
+    text = (dense_export / "triton" / "dense" / "config.pbtxt").read_text()
+    assert 'backend: "onnxruntime"' in text and "dynamic_batching" in text and "KIND_GPU" in text
+    assert 'name: "sentence_embedding"' in text and "dims: [ 24 ]" in text
+
+
+def test_cross_encoder_export_scores_like_torch(tiny_cross_encoder, tmp_path):
+    out = export(f"cross-encoder:{tiny_cross_encoder}", tmp_path / "ce", ml_commons=True, triton=True)
+    body = json.loads((out / "ml_commons_register.json").read_text())
+    assert body["function_name"] == "TEXT_SIMILARITY"
+    torch_rr = get_host().reranker(f"cross-encoder:{tiny_cross_encoder}")
+    onnx_rr = get_host().reranker(f"onnx:{out}")
+    for n in (1, 3, 5):
+        np.testing.assert_allclose(torch_rr.score("vitamin D and bones", TEXTS[:n]),
+                                   onnx_rr.score("vitamin D and bones", TEXTS[:n]), atol=1e-4)
+    assert "reshape" in (out / "triton" / "ce" / "config.pbtxt").read_text()
+
+
+def test_mvp_exports_as_one_listwise_graph(tiny_mvp, tmp_path):
+    out = export(f"mvp:{tiny_mvp}", tmp_path / "mvp", int8=True, triton=True)
+    cfg = json.loads((out / "viewrank_onnx.json").read_text())
+    assert cfg["task"] == "mvp" and cfg["m"] == 2
+    torch_rr = get_host().reranker(f"mvp:{tiny_mvp}")
+    onnx_rr = get_host().reranker(f"onnx:{out}")
+    for n in (1, 2, 5):
+        np.testing.assert_allclose(torch_rr.score("vitamin D and bones", TEXTS[:n]),
+                                   onnx_rr.score("vitamin D and bones", TEXTS[:n]), atol=1e-4)
+    # listwise: a candidate's score depends on the rest of the list, in the graph as in torch
+    alone = onnx_rr.score("q", TEXTS[:1])[0]
+    assert not np.isclose(alone, onnx_rr.score("q", TEXTS)[0], atol=1e-6)
+    triton = (out / "triton" / "mvp" / "config.pbtxt").read_text()
+    assert "max_batch_size: 0" in triton and "dynamic_batching" not in triton
+    with pytest.raises(ViewrankError, match="listwise"):
+        export(f"mvp:{tiny_mvp}", tmp_path / "mvp2", ml_commons=True, parity=False)
+    assert not (tmp_path / "mvp2").exists()
+
+
+def test_failed_parity_gate_leaves_no_directory(tiny_dense, tmp_path, monkeypatch):
+    import viewrank.exporters.onnx_export as ox
+
+    monkeypatch.setitem(ox.NDCG_LIMITS, "fp32", -1.0)  # no export can meet a negative limit
+    with pytest.raises(ViewrankError, match="parity gate failed"):
+        export(f"dense:{tiny_dense}", tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_refused(tiny_dense, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(ViewrankError, match="not empty"):
+        export(f"dense:{tiny_dense}", tmp_path / "out", parity=False)
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_onnx_spec_errors_name_the_problem(tmp_path):
+    with pytest.raises(ViewrankError, match="viewrank_onnx.json missing"):
+        get_host().embedder(f"onnx:{tmp_path}")
+    with pytest.raises(ViewrankError, match="known: variant"):
+        get_host().embedder(f"onnx:{tmp_path}@colour=red")
+
+
+def test_cli_export_and_unknown_format(tiny_dense, tmp_path):
+    cmd = [sys.executable, "-m", "viewrank", "export", "onnx", f"dense:{tiny_dense}", "--out", str(tmp_path / "x"),
+           "--no-parity"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "x" / "model.onnx").is_file()
+    bad = subprocess.run([sys.executable, "-m", "viewrank", "export", "tflite", "dense", "--out", str(tmp_path / "y")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "onnx" in bad.stderr
