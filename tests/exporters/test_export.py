@@ -154,3 +154,21 @@ def test_cli_export_and_unknown_format(tiny_dense, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "viewrank", "export", "tflite", "dense", "--out", str(tmp_path / "y")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "onnx" in bad.stderr
+
+
+def test_serve_answers_from_an_exported_graph(dense_export, tiny_dense):
+    """``viewrank serve --embedder onnx:DIR`` shape, over real HTTP to a real uvicorn."""
+    import httpx
+
+    from tests.serve.conftest import start_server
+    from viewrank.adapters.serve.app import create_app
+
+    app = create_app(embedder=get_host().embedder(f"onnx:{dense_export}"))
+    srv, thread, url = start_server(app)
+    try:
+        got = httpx.post(url + "/embed", json={"input": TEXTS[:2]}, timeout=30).json()
+        want = get_host().embedder(f"dense:{tiny_dense}").embed(TEXTS[:2])
+        np.testing.assert_allclose(np.asarray(got), want, atol=1e-4)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
