@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -15,40 +15,10 @@ from tqdm.auto import tqdm
 from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.data import MINED_NAME, TrainList, batches, beir_lists, mine_bm25, triple_lists
 from viewrank.plugins.mvp.losses import mvp_loss
+from viewrank.plugins.mvp.options import TrainOptions
 from viewrank.runs import atomic_write_text
 
 STATE_NAME = "trainer_state.pt"
-
-
-@dataclass
-class TrainOptions:
-    kind: str = "mvp"  # or "cross-encoder"
-    backbone: str = "all-MiniLM-L6-v2"
-    dataset: str = "../shared/data/scifact"
-    split: str = "train"
-    index: str = ""
-    extra_triples: str = ""
-    extra_limit: int = 0
-    out: str = "models/mvp-minilm"
-    m: int = 4
-    max_length: int = 128
-    n: int = 4
-    neg_depth: int = 20
-    epochs: int = 2
-    batch_size: int = 4
-    lr: float = 1.5e-4
-    head_lr: float = 1e-3
-    warmup: int = 10
-    weight_decay: float = 0.01
-    temperature: float = 0.8
-    orth_weight: float = 1.0
-    double_softmax: bool = False
-    seed: int = 13
-    checkpoint_every: int = 50
-    time_budget_min: float = 27.0
-    max_steps: int = 0
-    threads: int = 2
-    resume: bool = False
 
 
 def collate(model, items: Sequence[TrainList]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -10,7 +10,7 @@ DEFAULTS = {"mvp": "models/mvp-minilm", "cross-encoder": "models/cross-encoder-m
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from viewrank.plugins.mvp.trainer import TrainOptions
+    from viewrank.plugins.mvp.options import TrainOptions
 
     d = TrainOptions()
     p = sub.add_parser("train", help="train the MVP reranker (encoder variant) or the cross-encoder baseline",
@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from viewrank.plugins.mvp.trainer import TrainOptions, train
+    from viewrank.plugins.mvp.options import TrainOptions
+    from viewrank.plugins.mvp.trainer import train
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
     values["out"] = args.out or DEFAULTS[args.kind]
