@@ -48,6 +48,14 @@ def scifact_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def scifact_index(scifact_dir, tmp_path_factory) -> Path:
+    """A Lucene index of SciFact built by ``viewrank index`` for this session (about 10 s)."""
+    out = tmp_path_factory.mktemp("scifact-index") / "scifact"
+    run_cli("index", "--dataset", str(scifact_dir), "--index", str(out), check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
 def msmarco_triples() -> Path:
     path = SHARED_DATA / "msmarco-toy" / "triples.tsv"
     if not path.is_file():

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "scifact"
-INDEX = Path(__file__).resolve().parents[2] / "indexes" / "scifact"
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +37,11 @@ def test_real_backbone_invariance_and_round_trip(real_mvp_dir):
     assert json.loads((real_mvp_dir / "viewrank_mvp.json").read_text())["variant"] == "encoder"
 
 
-@pytest.mark.skipif(not any(INDEX.glob("segments_*")), reason="indexes/scifact is absent (build it with viewrank index)")
-def test_viewrank_rerank_cli_with_mvp(real_mvp_dir, tmp_path):
+def test_viewrank_rerank_cli_with_mvp(real_mvp_dir, scifact_dir, scifact_index, tmp_path):
     from viewrank.cli import main
 
     out = tmp_path / "run.trec"
-    rc = main(["rerank", "--index", str(INDEX), "--dataset", str(DATA), "--split", "test", "--depth", "5",
+    rc = main(["rerank", "--index", str(scifact_index), "--dataset", str(scifact_dir), "--split", "test", "--depth", "5",
                "--limit", "2", "--reranker", f"mvp:{real_mvp_dir}", "--output", str(out), "--no-eval"])
     assert rc == 0
     lines = out.read_text().splitlines()

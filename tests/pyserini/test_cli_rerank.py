@@ -165,10 +165,9 @@ def test_existing_index_needs_force(tiny_dataset, tiny_index):
 
 
 @pytest.mark.slow
-def test_scifact_bm25_matches_pyserini_reference(scifact_dir, tmp_path):
+def test_scifact_bm25_matches_pyserini_reference(scifact_dir, scifact_index, tmp_path):
     """BM25 over title + text with Pyserini's defaults: nDCG@10 within 0.005 of 0.679."""
-    idx = tmp_path / "scifact"
-    run_cli("index", "--dataset", str(scifact_dir), "--index", str(idx), check=True)
+    idx = scifact_index
     run_cli("rerank", "--index", str(idx), "--dataset", str(scifact_dir), "--output-dir", str(tmp_path / "runs"),
             check=True)
     summary = json.loads((tmp_path / "runs" / "summary.json").read_text())
