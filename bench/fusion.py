@@ -1,0 +1,106 @@
+"""Tune the fusion weight of ``fuse:W:SPEC`` on SciFact train, report it on test.
+
+    python bench/fusion.py [--reranker bi-encoder] [--train-sample 200] [--depth 100]
+
+The reranker scores each query's BM25 top-``depth`` once; every weight W of the grid then
+reorders those same scores as ``(1-W)*minmax(reranker) + W*minmax(BM25)`` (exactly what
+``fuse:W:SPEC`` computes), so the grid costs one reranking pass per split. W is chosen by
+nDCG@10 on an evenly spaced sample of the train queries and only then looked up on test.
+Prints a table and writes bench/results/fusion-<reranker>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from viewrank.datasets import BeirDataset
+from viewrank.manager import get_host
+from viewrank.metrics import evaluate
+from viewrank.plugins.first_stage import minmax
+from viewrank.runs import atomic_write_text
+
+GRID = [round(0.1 * i, 1) for i in range(11)]
+
+
+def sample(items: list, n: int) -> list:
+    if not n or n >= len(items):
+        return items
+    return [items[round(i * len(items) / n)] for i in range(n)]
+
+
+def score_split(reranker, ds, index, queries, depth, desc):
+    from viewrank.adapters.pyserini.lucene import bm25_search
+
+    hits = bm25_search(index, queries, depth)
+    scored, t0 = {}, time.perf_counter()
+    for q in tqdm(queries, desc=desc, unit="q"):
+        cands = [ds.candidate(d, s) for d, s in hits[q.qid]]
+        ranked = reranker.rerank(q, cands)
+        by_doc = dict(zip(ranked.docids, ranked.scores))
+        scored[q.qid] = [(c.docid, c.score, by_doc[c.docid]) for c in cands]
+    return scored, time.perf_counter() - t0
+
+
+def fused_run(scored, weight):
+    run = {}
+    for qid, rows in scored.items():
+        if not rows:
+            run[qid] = {}
+            continue
+        first, inner = minmax([r[1] for r in rows]), minmax([r[2] for r in rows])
+        fused = (1 - weight) * inner + weight * first
+        run[qid] = {r[0]: float(s) for r, s in zip(rows, fused)}
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="../shared/data/scifact")
+    ap.add_argument("--index", default="indexes/scifact")
+    ap.add_argument("--reranker", default="bi-encoder")
+    ap.add_argument("--depth", type=int, default=100)
+    ap.add_argument("--train-sample", type=int, default=200, help="train queries used to pick W (0 = all)")
+    ap.add_argument("--test-sample", type=int, default=0, help="test queries reported (0 = all)")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    ds = BeirDataset(args.dataset)
+    reranker = get_host().reranker(args.reranker)
+    splits = {"train": sample(ds.queries("train"), args.train_sample), "test": sample(ds.queries("test"), args.test_sample)}
+    table, seconds = {}, {}
+    for split, queries in splits.items():
+        qrels_all = ds.qrels(split)
+        qrels = {q.qid: qrels_all[q.qid] for q in queries}
+        scored, seconds[split] = score_split(reranker, ds, args.index, queries, args.depth, f"{args.reranker} {split}")
+        table[split] = {str(w): {k: round(v, 4) for k, v in evaluate(fused_run(scored, w), qrels).items()} for w in GRID}
+    best = max(GRID, key=lambda w: (table["train"][str(w)]["nDCG@10"], -w))
+    print(f"fuse:W:{args.reranker} on SciFact, BM25 top-{args.depth}; W picked on {len(splits['train'])} train queries")
+    print(f"{'W':>5} {'train nDCG@10':>14} {'test nDCG@10':>13} {'test R@100':>11}")
+    for w in GRID:
+        mark = "  <- picked" if w == best else ""
+        print(f"{w:>5.1f} {table['train'][str(w)]['nDCG@10']:>14.4f} {table['test'][str(w)]['nDCG@10']:>13.4f} "
+              f"{table['test'][str(w)]['R@100']:>11.4f}{mark}")
+    out = Path(args.out or f"bench/results/fusion-{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.reranker)}.json")
+    report = {
+        "bench": "fusion", "reranker": args.reranker, "dataset": args.dataset, "depth": args.depth,
+        "train_queries": len(splits["train"]), "test_queries": len(splits["test"]),
+        "picked_weight": best, "picked_spec": f"fuse:{best}:{args.reranker}",
+        "test_at_picked": table["test"][str(best)], "test_reranker_alone": table["test"]["0.0"],
+        "test_bm25": table["test"]["1.0"], "rerank_seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "grid": table,
+    }
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    print(f"picked W = {best}: test nDCG@10 {report['test_at_picked']['nDCG@10']:.4f} "
+          f"(reranker alone {report['test_reranker_alone']['nDCG@10']:.4f}, BM25 {report['test_bm25']['nDCG@10']:.4f}); wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
