@@ -8,9 +8,10 @@ SCIFACT := $(DATA)/scifact
 INDEX := indexes/scifact
 RUNS := runs/scifact
 MVP_MODEL := models/mvp-minilm
-# The main job reranks with the trained MVP model when it is there (`make train-mvp` builds
-# it), else with the zero-shot MiniLM bi-encoder.
-RERANKER ?= $(if $(wildcard $(MVP_MODEL)/viewrank_mvp.json),mvp:$(MVP_MODEL),bi-encoder)
+# The main job compares BM25 with the zero-shot MiniLM bi-encoder, alone and interpolated with
+# BM25 (weight 0.4, picked on SciFact train by bench/fusion.py), and with the trained MVP model
+# when it is there (`make train-mvp` builds it).
+RERANKERS ?= none bi-encoder fuse:0.4:bi-encoder $(if $(wildcard $(MVP_MODEL)/viewrank_mvp.json),mvp:$(MVP_MODEL))
 DEPTH ?= 100
 RERANK_DEPTH ?= 100
 STAMP := $(VENV)/.viewrank-installed
@@ -30,7 +31,7 @@ main: install
 	@test -f $(SCIFACT)/corpus.jsonl || { echo "SciFact not found at $(SCIFACT): set DATA=/path/to/shared/data" >&2; exit 2; }
 	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
 	$(BIN)/viewrank rerank --index $(INDEX) --dataset $(SCIFACT) --split test --depth $(DEPTH) \
-		--rerank-depth $(RERANK_DEPTH) --reranker none --reranker $(RERANKER) --output-dir $(RUNS)
+		--rerank-depth $(RERANK_DEPTH) $(foreach r,$(RERANKERS),--reranker $(r)) --output-dir $(RUNS)
 
 train-mvp: install
 	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)

@@ -95,6 +95,36 @@ def test_rerank_depth_keeps_the_tail_in_bm25_order(tiny_dataset, tiny_index, tmp
         assert ranked[2:] == [d for d, _ in hits[2:]]
 
 
+HEART_CORPUS = [
+    {"_id": "h1", "title": "Heart rate", "text": "Heart rate heart rhythm heart attack drills for football teams."},
+    {"_id": "h2", "title": "Aspirin", "text": "Acetylsalicylic acid lowers the rate of myocardial infarction; heart."},
+    {"_id": "h3", "title": "Cardiology", "text": "Heart surgery outcomes in a heart centre."},
+    {"_id": "h4", "title": "Diet", "text": "A heart healthy diet and aspirin in older adults."},
+]
+
+
+def test_fuse_endpoints_are_the_reranker_and_bm25(tmp_path):
+    """fuse:0:SPEC orders like SPEC, fuse:1:SPEC like BM25, and fuse runs are evaluated like any run."""
+    data = write_beir(tmp_path / "heart", corpus=HEART_CORPUS,
+                      queries=[{"_id": "q1", "text": "does aspirin prevent a heart attack"}], qrels=[("q1", "h2")])
+    run_cli("index", "--dataset", str(data), "--index", str(tmp_path / "idx"), check=True)
+    specs = ["none", "bi-encoder", "fuse:0.0:bi-encoder", "fuse:1.0:bi-encoder", "fuse:0.4:bi-encoder"]
+    args = [a for spec in specs for a in ("--reranker", spec)]
+    proc = run_cli("rerank", "--index", str(tmp_path / "idx"), "--dataset", str(data), "--depth", "4", *args,
+                   "--output-dir", str(tmp_path / "runs"), check=True)
+    assert "fuse:0.4:bi-encoder" in proc.stdout
+    rows = {r["reranker"]: r for r in json.loads((tmp_path / "runs" / "summary.json").read_text())["runs"]}
+    assert set(rows) == set(specs) and all("nDCG@10" in r["metrics"] for r in rows.values())
+
+    def order(spec):
+        run = read_run(rows[spec]["run"])
+        return {qid: [d for d, _ in sorted(docs.items(), key=lambda kv: -kv[1])] for qid, docs in run.items()}
+
+    assert order("fuse:0.0:bi-encoder") == order("bi-encoder")
+    assert order("fuse:1.0:bi-encoder") == order("none")
+    assert order("bi-encoder") != order("none")  # otherwise the two checks above prove nothing
+
+
 def test_rerank_hits_python_api(tiny_index):
     bm25 = Bm25(tiny_index)
     hits = bm25.searcher.search("aspirin heart attack", k=4)
