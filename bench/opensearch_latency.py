@@ -80,7 +80,7 @@ def main() -> None:
         client = C.connect(state.url)
         n_docs = sum(1 for _ in ds.iter_corpus())
         fresh = not client.indices.exists(index="scifact") or client.count(index="scifact")["count"] != n_docs
-        st = workflow.setup(state.url, url, "scifact", replace=fresh)
+        workflow.setup(state.url, url, "scifact", replace=fresh)
         ingest = None
         if fresh:
             report = workflow.ingest("scifact", args.dataset)

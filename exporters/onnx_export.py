@@ -6,7 +6,6 @@ every requested variant passed the parity gate, so a failed export leaves nothin
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time

@@ -103,3 +103,32 @@ def check_model_dir(model_dir: str | Path) -> Path:
     if not (path / "config.json").is_file():
         raise ViewrankError(f"{path} holds no Hugging Face model (config.json missing)")
     return path
+
+
+class BackboneHeadModel(ListScorerBase):
+    """A Hugging Face encoder ``backbone`` plus a small ``head``: one save/load for both models.
+
+    Subclasses take ``(backbone, tokenizer, config)`` in their constructor.
+    """
+
+    backbone: nn.Module
+    head: nn.Module
+
+    def save(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        save_head(self.head, out)
+        self.config.save(out)
+        return out
+
+    @classmethod
+    def load(cls, model_dir: str | Path):
+        from transformers import AutoModel, AutoTokenizer
+
+        path = check_model_dir(model_dir)
+        config = MVPConfig.load(path)
+        model = cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
+        load_head(model.head, path)
+        return model.eval()

@@ -8,11 +8,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from viewrank.plugins.mvp.base import ListScorerBase, check_model_dir, load_head, save_head
+from viewrank.plugins.mvp.base import BackboneHeadModel, check_model_dir
 from viewrank.plugins.mvp.config import MVPConfig
 
 
-class CrossEncoder(ListScorerBase):
+class CrossEncoder(BackboneHeadModel):
     """Scores each candidate on its own; trained with the same listwise loss and lists as MVP."""
 
     def __init__(self, backbone, tokenizer, config: MVPConfig, head: nn.Linear | None = None) -> None:
@@ -51,22 +51,3 @@ class CrossEncoder(ListScorerBase):
             flat["token_type_ids"] = token_type_ids.reshape(-1, token_type_ids.shape[-1])
         cls_vec = self.backbone(**flat).last_hidden_state[:, 0]
         return self.head(cls_vec).squeeze(-1).reshape(lead), None
-
-    def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.backbone.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        save_head(self.head, out)
-        self.config.save(out)
-        return out
-
-    @classmethod
-    def load(cls, model_dir: str | Path) -> "CrossEncoder":
-        from transformers import AutoModel, AutoTokenizer
-
-        path = check_model_dir(model_dir)
-        config = MVPConfig.load(path)
-        model = cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
-        load_head(model.head, path)
-        return model.eval()

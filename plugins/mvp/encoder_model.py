@@ -13,12 +13,12 @@ from typing import Sequence
 import torch
 
 from viewrank.plugins.mvp.anchor import AnchorDecoder
-from viewrank.plugins.mvp.base import ListScorerBase, check_model_dir, load_head, save_head
+from viewrank.plugins.mvp.base import BackboneHeadModel, check_model_dir
 from viewrank.plugins.mvp.config import MVPConfig
 from viewrank.plugins.mvp.text import find_view_offset, format_inputs, view_tokens
 
 
-class EncoderMVP(ListScorerBase):
+class EncoderMVP(BackboneHeadModel):
     def __init__(self, backbone, tokenizer, config: MVPConfig, head: AnchorDecoder | None = None) -> None:
         super().__init__()
         self.backbone = backbone
@@ -77,22 +77,3 @@ class EncoderMVP(ListScorerBase):
         anchors = self.head(views)  # (B, m, d)
         scores = (views * anchors.unsqueeze(1)).sum(-1).mean(-1)
         return scores, anchors
-
-    def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.backbone.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        save_head(self.head, out)
-        self.config.save(out)
-        return out
-
-    @classmethod
-    def load(cls, model_dir: str | Path) -> "EncoderMVP":
-        from transformers import AutoModel, AutoTokenizer
-
-        path = check_model_dir(model_dir)
-        config = MVPConfig.load(path)
-        model = cls(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), config)
-        load_head(model.head, path)
-        return model.eval()

@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from tests.conftest import write_beir

@@ -9,7 +9,6 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 
 from viewrank.errors import ViewrankError
 from viewrank.manager import get_host

@@ -12,7 +12,7 @@ from viewrank.adapters.opensearch import workflow
 from viewrank.datasets import BeirDataset
 from viewrank.metrics import ndcg_at_k
 from viewrank.runs import read_run
-from viewrank.types import Candidate, Query
+from viewrank.types import Query
 
 pytestmark = pytest.mark.opensearch
 
