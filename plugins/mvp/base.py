@@ -70,6 +70,35 @@ class ListScorerBase(nn.Module):
     def uses_token_types(self) -> bool:
         return False
 
+    def encode_rows(self, encoder, flat: dict[str, torch.Tensor], keep: int) -> torch.Tensor:
+        """``encoder(**flat).last_hidden_state[:, :keep]`` for ``(rows, L)`` inputs.
+
+        Every candidate is encoded on its own (Fusion-in-Decoder style), so the rows can go
+        through the encoder in any grouping. At inference (``torch.inference_mode``) they are
+        sorted by length and run in chunks of ``config.encoder_chunk`` rows, each cut to its
+        longest row: less padding, and batches small enough to stay in the CPU's caches
+        (100 SciFact candidates of 128 tokens: 2.36 s in one batch, 1.87 s in chunks of 20 on
+        this project's 2-core CPU). Padding is masked, so scores do not change. Training and
+        ONNX export run one batch: a traced graph must not loop over the candidates.
+        """
+        chunk = int(getattr(self.config, "encoder_chunk", 0) or 0)
+        rows = flat["input_ids"].shape[0]
+        if not torch.is_inference_mode_enabled() or chunk <= 0 or rows <= chunk:
+            return encoder(**flat).last_hidden_state[:, :keep]
+        right_padded = getattr(self.tokenizer, "padding_side", "right") == "right"
+        lengths = flat["attention_mask"].sum(-1)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        out: torch.Tensor | None = None
+        for start in range(0, rows, chunk):
+            idx = order[start : start + chunk]
+            width = max(int(lengths[idx].max()), keep) if right_padded else flat["input_ids"].shape[1]
+            hidden = encoder(**{k: v[idx, :width] for k, v in flat.items()}).last_hidden_state[:, :keep]
+            if out is None:
+                out = hidden.new_empty((rows, keep, hidden.shape[-1]))
+            out[idx] = hidden
+        assert out is not None
+        return out
+
 
 def load_head(module: nn.Module, model_dir: Path) -> None:
     from safetensors.torch import load_file

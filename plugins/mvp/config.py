@@ -23,6 +23,8 @@ class MVPConfig:
     encoder + small anchor decoder) or ``cross-encoder`` (the pointwise baseline).
     ``view_offset`` is where the first view token sits in a tokenized input (1 after BERT's
     ``[CLS]``, 0 for T5); it is measured when the model is built, not guessed.
+    ``encoder_chunk``: at inference, candidates go through the encoder in length-sorted chunks
+    of this many rows (0 = all at once); it changes speed only, never scores.
     """
 
     variant: Variant = "encoder"
@@ -33,6 +35,7 @@ class MVPConfig:
     backbone: str = ""
     anchor_heads: int = 4
     anchor_ffn: int = 1024
+    encoder_chunk: int = 16
     extra: dict = field(default_factory=dict)
 
     def save(self, model_dir: str | Path) -> Path:

@@ -49,5 +49,5 @@ class CrossEncoder(BackboneHeadModel):
                 "attention_mask": attention_mask.reshape(-1, attention_mask.shape[-1])}
         if token_type_ids is not None:
             flat["token_type_ids"] = token_type_ids.reshape(-1, token_type_ids.shape[-1])
-        cls_vec = self.backbone(**flat).last_hidden_state[:, 0]
+        cls_vec = self.encode_rows(self.backbone, flat, 1)[:, 0]
         return self.head(cls_vec).squeeze(-1).reshape(lead), None

@@ -66,9 +66,8 @@ class EncoderMVP(BackboneHeadModel):
                 "attention_mask": attention_mask.reshape(-1, attention_mask.shape[-1])}
         if token_type_ids is not None:
             flat["token_type_ids"] = token_type_ids.reshape(-1, token_type_ids.shape[-1])
-        hidden = self.backbone(**flat).last_hidden_state
         off, m = self.config.view_offset, self.config.m
-        views = hidden[:, off : off + m]
+        views = self.encode_rows(self.backbone, flat, off + m)[:, off:]
         return views.reshape(*lead, m, views.shape[-1])
 
     def score_lists(self, input_ids, attention_mask, token_type_ids=None):

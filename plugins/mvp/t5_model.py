@@ -104,8 +104,8 @@ class T5MVP(ListScorerBase):
         """``(B, N, L)`` -> scores ``(B, N)`` and anchors ``(B, m, d)``; ``token_type_ids`` is ignored."""
         b, n, length = input_ids.shape
         m, off = self.config.m, self.config.view_offset
-        hidden = self.t5.encoder(input_ids=input_ids.reshape(b * n, length),
-                                 attention_mask=attention_mask.reshape(b * n, length)).last_hidden_state
+        flat = {"input_ids": input_ids.reshape(b * n, length), "attention_mask": attention_mask.reshape(b * n, length)}
+        hidden = self.encode_rows(self.t5.encoder, flat, off + m)
         d = hidden.shape[-1]
         views = hidden[:, off : off + m].reshape(b, n, m, d)  # e_ik
         per_view = views.permute(0, 2, 1, 3).reshape(b * m, n, d)  # (B·m, N, d)

@@ -51,6 +51,26 @@ def test_anchor_depends_on_whole_list(name, request):
     assert abs(a - b) > 1e-7
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_chunked_encoder_gives_the_scores_of_one_batch(name, request):
+    """Length-sorted encoder chunks at inference change speed, not scores (nor the anchors' inputs)."""
+    model = request.getfixturevalue(name)
+    passages = [" ".join(PASSAGES[: 1 + i % len(PASSAGES)]) for i in range(37)]  # lengths vary
+    batch = model.tokenize("cat dog", passages)
+    saved = model.config.encoder_chunk
+    try:
+        model.config.encoder_chunk = 0
+        whole = model.score("cat dog", passages)
+        for chunk in (1, 5, 16):
+            model.config.encoder_chunk = chunk
+            np.testing.assert_allclose(model.score("cat dog", passages), whole, atol=1e-5, rtol=0)
+        with torch.no_grad():  # outside inference mode (training, export) it is one batch
+            np.testing.assert_allclose(model(**batch).numpy(), whole, atol=1e-5, rtol=0)
+    finally:
+        model.config.encoder_chunk = saved
+    assert batch["attention_mask"].sum(-1).unique().numel() > 3  # padding really differed
+
+
 @pytest.mark.parametrize("name", ["encoder_mvp", "t5_mvp"])
 def test_n_from_1_to_200_in_one_pass(name, request):
     model = request.getfixturevalue(name)
