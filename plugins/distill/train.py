@@ -105,9 +105,10 @@ def train_distill(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        history.append(round(float(loss), 4))
+        value = float(loss.detach())
+        history.append(round(value, 4))
         if progress:
-            iterator.set_postfix(loss=f"{float(loss):.3f}")
+            iterator.set_postfix(loss=f"{value:.3f}")
     model.eval()
     embedder.config.max_length = saved_len
     out = embedder.save(out_dir)
