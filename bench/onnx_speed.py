@@ -37,6 +37,9 @@ def main() -> int:
     ap.add_argument("--dense", help="exported dir of `dense` (with --int8)")
     ap.add_argument("--cross-encoder", dest="ce", help="exported dir of cross-encoder:models/cross-encoder-minilm")
     ap.add_argument("--mvp", help="exported dir of mvp:models/mvp-minilm")
+    ap.add_argument("--dense-old", help="a second exported `dense` dir (for example a --exporter dynamo export), timed in the same run")
+    ap.add_argument("--ce-model", default="models/cross-encoder-minilm", help="torch model the --cross-encoder dir was exported from")
+    ap.add_argument("--mvp-model", default="models/mvp-minilm", help="torch model the --mvp dir was exported from")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--passages", type=int, default=64, help="passages for the embedder timing")
@@ -54,15 +57,20 @@ def main() -> int:
     passages = [t for lst in sample.lists for _, t in lst][: args.passages]
     rows = []
 
-    def run_backends(label: str, torch_spec: str, onnx_dir: str | None, kind: str) -> None:
+    def run_backends(label: str, torch_spec: str, onnx_dir: str | None, kind: str, old_dir: str | None = None) -> None:
         if not onnx_dir:
             return
-        cfg = json.loads((Path(onnx_dir) / "viewrank_onnx.json").read_text())
         backends = {"torch fp32": lambda: (host.embedder if kind == "embedder" else host.reranker)(torch_spec)}
-        for variant in ("fp32", "int8"):
-            if variant in cfg["variants"]:
-                spec = f"onnx:{onnx_dir}@variant={variant},threads={args.threads},providers=CPUExecutionProvider"
-                backends[f"ORT {variant}"] = (lambda s=spec: (host.embedder if kind == "embedder" else host.reranker)(s))
+        for tag, folder in (("", onnx_dir), (" (old)", old_dir)):
+            if not folder:
+                continue
+            cfg = json.loads((Path(folder) / "viewrank_onnx.json").read_text())
+            how = f" [{cfg.get('exporter', 'dynamo')}{', fused' if 'int8_fused_ops' in cfg else ''}]"
+            for variant in ("fp32", "int8"):
+                if variant in cfg["variants"]:
+                    spec = f"onnx:{folder}@variant={variant},threads={args.threads},providers=CPUExecutionProvider"
+                    name = f"ORT {variant}" + (how if variant == "int8" or tag else "") + tag
+                    backends[name] = (lambda s=spec: (host.embedder if kind == "embedder" else host.reranker)(s))
         base = None
         for name, make in backends.items():
             model = make()
@@ -82,15 +90,15 @@ def main() -> int:
             rows.append({"model": label, "backend": name, "throughput": round(rate, 2), "unit": unit,
                          "speedup_vs_torch": round(rate / base[0], 2), "ndcg10": round(ndcg, 4),
                          "ndcg10_loss_vs_torch": round(base[1] - ndcg, 4)})
-            print(f"{label:<14} {name:<11} {rate:9.1f} {unit:<13} x{rate / base[0]:5.2f}  nDCG@10 {ndcg:.4f}", flush=True)
+            print(f"{label:<14} {name:<34} {rate:9.1f} {unit:<13} x{rate / base[0]:5.2f}  nDCG@10 {ndcg:.4f}", flush=True)
 
-    run_backends("MiniLM embed", "dense", args.dense, "embedder")
-    run_backends("cross-encoder", "cross-encoder:models/cross-encoder-minilm", args.ce, "reranker")
-    run_backends("MVP", "mvp:models/mvp-minilm", args.mvp, "reranker")
+    run_backends("MiniLM embed", "dense", args.dense, "embedder", args.dense_old)
+    run_backends("cross-encoder", f"cross-encoder:{args.ce_model}", args.ce, "reranker")
+    run_backends("MVP", f"mvp:{args.mvp_model}", args.mvp, "reranker")
     result = {
         "bench": "onnx_speed",
-        "machine": f"shared 2-core CPU ({platform.processor() or platform.machine()}), other sessions running; "
-                   f"{args.threads} threads for torch and ORT",
+        "machine": f"2-core CPU ({platform.processor() or platform.machine()}, AVX-512 VNNI); "
+                   f"{args.threads} threads for torch and ORT; load {os.getloadavg()[0]:.1f} at the end",
         "inputs": f"{args.passages} SciFact passages (embedder); 4 queries x 20 candidates per pass (rerankers); "
                   "nDCG@10 on 8 SciFact test queries x 20 candidates (the parity sample)",
         "repeats": args.repeats, "statistic": "median seconds per pass, after one warm-up",

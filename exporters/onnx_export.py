@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,16 @@ from viewrank.exporters.configs import OnnxConfig, config_for
 RUNTIME_CONFIG = "viewrank_onnx.json"
 EXTERNAL_DATA_BYTES = 1_800_000_000  # past ~2 GB protobuf's limit: weights go to model.onnx.data
 NDCG_LIMITS = {"fp32": 0.002, "int8": 0.005, "fp16": 0.002}
+EXPORTERS = ("torchscript", "dynamo")
 
 
 @dataclass
 class ExportOptions:
     fp16: bool = False
     int8: bool = False
-    opset: int = 18
+    opset: int = 17
+    exporter: str = "torchscript"
+    optimize: bool = True
     max_length: int | None = None
     triton: bool = False
     ml_commons: bool = False
@@ -57,21 +61,54 @@ def build_model(spec: str) -> tuple[str, Any]:
     raise ViewrankError(f"unknown model {spec!r}; registered: {', '.join(known)}")
 
 
-def _export_graph(graph: torch.nn.Module, config: OnnxConfig, example: dict[str, torch.Tensor], path: Path,
-                  opset: int, external: bool) -> None:
-    from torch.export import Dim
+@contextmanager
+def eager_attention(module: torch.nn.Module):
+    """Hugging Face attention as plain MatMul/Softmax ops while exporting, then restored.
 
-    args = tuple(example[n] for n in config.inputs)
-    batch, seq = Dim(config.batch_axis), Dim("sequence")
-    shapes = tuple({0: batch, 1: seq} for _ in config.inputs)
+    The graph stays standard ONNX either way; eager attention is the pattern ONNX Runtime's
+    transformer optimizer recognises and fuses into its Attention kernel (SDPA's is not).
+    """
+    saved = []
+    for sub in module.modules():
+        impl = getattr(getattr(sub, "config", None), "_attn_implementation", None)
+        if impl and impl != "eager" and hasattr(sub, "set_attn_implementation"):
+            sub.set_attn_implementation("eager")
+            saved.append((sub, impl))
+    try:
+        yield
+    finally:
+        for sub, impl in saved:
+            sub.set_attn_implementation(impl)
+
+
+def _export_graph(graph: torch.nn.Module, config: OnnxConfig, example: dict[str, torch.Tensor], path: Path,
+                  opset: int, external: bool, exporter: str = "torchscript") -> None:
+    """Write ``graph`` to ``path`` with dynamic batch/candidate and sequence axes.
+
+    ``torchscript`` (default) traces the module on ``example`` (which holds padding, so the mask
+    path is traced) at the requested opset; ``dynamo`` uses ``torch.export`` (opset 18 and up).
+    Both are checked by the parity gate.
+    """
     import warnings
 
-    with warnings.catch_warnings():
+    args = tuple(example[n] for n in config.inputs)
+    graph.eval()
+    with warnings.catch_warnings(), eager_attention(graph):
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(graph, args, input_names=list(config.inputs), output_names=list(config.outputs),
-                                    dynamic_shapes=shapes, opset_version=opset, dynamo=True,
-                                    external_data=external, verbose=False)
-    program.save(str(path), external_data=external)
+        if exporter == "torchscript" and not external:
+            torch.onnx.export(graph, args, str(path), input_names=list(config.inputs),
+                              output_names=list(config.outputs), dynamic_axes=config.dynamic_axes(),
+                              opset_version=opset, do_constant_folding=True, dynamo=False)
+        else:  # dynamo, and models past the 2 GB protobuf limit (external data)
+            from torch.export import Dim
+
+            batch, seq = Dim(config.batch_axis), Dim("sequence")
+            shapes = tuple({0: batch, 1: seq} for _ in config.inputs)
+            program = torch.onnx.export(graph, args, input_names=list(config.inputs),
+                                        output_names=list(config.outputs), dynamic_shapes=shapes,
+                                        opset_version=opset, dynamo=True, external_data=external, verbose=False)
+            program.save(str(path), external_data=external)
+    graph.eval()
 
 
 def _opset(path: Path) -> int:
@@ -139,8 +176,11 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         external = nbytes > EXTERNAL_DATA_BYTES
         cfg["external_data"] = external
         graph = config.graph(model if kind == "embedder" else model.model)
-        _log(f"exporting {config.task} graph (opset {opts.opset}, torch.onnx dynamo exporter)")
-        _export_graph(graph, config, _example(kind, model), tmp / "model.onnx", opts.opset, external)
+        if opts.exporter not in EXPORTERS:
+            raise ViewrankError(f"unknown exporter {opts.exporter!r}; choose one of {', '.join(EXPORTERS)}")
+        _log(f"exporting {config.task} graph (opset {opts.opset}, torch.onnx {opts.exporter} exporter)")
+        _export_graph(graph, config, _example(kind, model), tmp / "model.onnx", opts.opset, external, opts.exporter)
+        cfg["exporter"] = opts.exporter
         inputs, outputs = _graph_io(tmp / "model.onnx")
         cfg["opset"] = _opset(tmp / "model.onnx")
         if cfg["opset"] != opts.opset:
@@ -152,8 +192,18 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         if opts.int8:
             from viewrank.exporters.quantize import quantize_int8
 
+            source = tmp / "model.onnx"
+            if opts.optimize:
+                from viewrank.exporters.quantize import optimize_for_cpu
+
+                fused = optimize_for_cpu(source, tmp / "_fused.onnx", backbone.config)
+                if fused is not None:
+                    _log(f"fused for ONNX Runtime before int8: {fused}")
+                    cfg["int8_fused_ops"] = fused
+                    source = tmp / "_fused.onnx"
             _log("quantising to int8 (dynamic, MatMul/Gemm weights)")
-            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx")
+            quantize_int8(source, tmp / "model_int8.onnx")
+            (tmp / "_fused.onnx").unlink(missing_ok=True)
             variants["int8"] = "model_int8.onnx"
         if opts.fp16:
             from viewrank.exporters.quantize import convert_fp16

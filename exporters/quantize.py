@@ -6,15 +6,43 @@ from pathlib import Path
 
 
 def quantize_int8(src: Path, dst: Path) -> Path:
-    """Dynamic int8 quantisation of MatMul/Gemm weights, per output channel (activations at run time).
+    """Dynamic int8 quantisation of MatMul/Gemm (and fused Attention) weights, per output channel.
 
     Per-channel weights cut MiniLM's max embedding error from 0.088 to 0.025 on the parity sample.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # fused graphs hold contrib ops shape inference cannot type: their tensors are float
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Gemm"])
+                     op_types_to_quantize=["MatMul", "Gemm", "Attention"],
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return dst
+
+
+# Hugging Face model types whose encoder blocks ONNX Runtime's "bert" fusions recognise
+BERT_LIKE = frozenset({"bert", "roberta", "xlm-roberta", "electra", "camembert"})
+
+
+def optimize_for_cpu(src: Path, dst: Path, hf_config) -> dict[str, int] | None:
+    """Fuse attention, embedding and skip-LayerNorm blocks into ONNX Runtime kernels.
+
+    The result holds ONNX Runtime contrib ops (``com.microsoft``), so it is only the source of
+    the int8 (CPU) variant; ``model.onnx`` stays standard ONNX for other runtimes. Returns the
+    fused-op counts, or None for an architecture the fusions do not cover (nothing written).
+    """
+    if getattr(hf_config, "model_type", None) not in BERT_LIKE:
+        return None
+    import logging
+
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    for name in ("onnxruntime.transformers", "fusion_utils", "onnx_model", "shape_infer_helper"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    optimized = optimize_model(str(src), model_type="bert", num_heads=int(hf_config.num_attention_heads),
+                               hidden_size=int(hf_config.hidden_size))
+    optimized.save_model_to_file(str(dst))
+    return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
 
 def convert_fp16(src: Path, dst: Path) -> Path:

@@ -41,6 +41,24 @@ def test_embedder_export_writes_every_artifact(dense_export):
     assert cfg["parity"]["fp32"]["passed"] and cfg["parity"]["int8"]["passed"]
     assert cfg["parity"]["fp32"]["min_kendall_tau"] >= 0.99 and cfg["parity"]["fp32"]["ndcg10_diff"] <= 0.002
     assert not list(dense_export.parent.glob(".dense.partial-*"))
+    assert cfg["exporter"] == "torchscript" and cfg["opset"] == 17
+    # the int8 variant is quantised from the graph fused for ONNX Runtime; model.onnx stays standard ONNX
+    assert cfg["int8_fused_ops"]["Attention"] == 2 and cfg["int8_fused_ops"]["SkipLayerNormalization"] == 4
+    assert not list(dense_export.glob("_fused*"))
+    import onnx
+
+    domains = lambda name: {n.domain for n in onnx.load(str(dense_export / name)).graph.node}  # noqa: E731
+    assert domains("model.onnx") <= {"", "ai.onnx"} and "com.microsoft" in domains("model_int8.onnx")
+
+
+def test_dynamo_exporter_and_unfused_int8(tiny_dense, tmp_path):
+    out = export(f"dense:{tiny_dense}", tmp_path / "dyn", int8=True, exporter="dynamo", opset=18, optimize=False)
+    cfg = json.loads((out / "viewrank_onnx.json").read_text())
+    assert cfg["exporter"] == "dynamo" and cfg["opset"] == 18 and "int8_fused_ops" not in cfg
+    assert cfg["parity"]["fp32"]["passed"] and cfg["parity"]["int8"]["passed"]
+    a = get_host().embedder(f"dense:{tiny_dense}").embed(TEXTS)
+    b = get_host().embedder(f"onnx:{out}@providers=CPUExecutionProvider").embed(TEXTS)
+    np.testing.assert_allclose(a, b, atol=1e-4)
 
 
 def test_onnx_embedder_matches_torch_at_any_batch_and_length(dense_export, tiny_dense):

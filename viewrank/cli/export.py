@@ -12,7 +12,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--fp16", action="store_true", help="also write an fp16 graph (GPU providers, Triton)")
     p.add_argument("--int8", action="store_true", help="also write a dynamically quantised int8 graph (CPU)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18, the dynamo exporter's own; lower opsets are down-converted)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17; the dynamo exporter needs 18 or more)")
+    p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
+                   help="torch.onnx exporter (default torchscript: parity-checked, and ONNX Runtime can fuse its attention)")
+    p.add_argument("--no-optimize", action="store_true",
+                   help="quantise the plain graph instead of the one fused for ONNX Runtime (int8 variant only)")
     p.add_argument("--max-length", type=int, default=None, help="token limit stored for the runtime tokenizer")
     p.add_argument("--triton", action="store_true", help="also write a Triton model repository")
     p.add_argument("--ml-commons", action="store_true", help="also write the ml-commons zip and register body")
@@ -30,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     exporter = get_host().exporter(args.format)
-    options = dict(fp16=args.fp16, int8=args.int8, opset=args.opset, max_length=args.max_length,
+    options = dict(fp16=args.fp16, int8=args.int8, opset=args.opset, exporter=args.exporter,
+                   optimize=not args.no_optimize, max_length=args.max_length,
                    triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,
                    parity_data=args.parity_data, parity_queries=args.parity_queries, name=args.name)
     out = exporter.export(args.model, args.out, **options)
