@@ -12,14 +12,15 @@ def rank_targets(ranks: torch.Tensor, temperature: float = 0.8) -> torch.Tensor:
 
 
 def listwise_loss(scores: torch.Tensor, ranks: torch.Tensor, temperature: float = 0.8,
-                  double_softmax: bool = False) -> torch.Tensor:
-    """Cross-entropy between softmax(s/T) and softmax((1/rank)/T), mean over the batch.
+                  double_softmax: bool = False, target_temperature: float | None = None) -> torch.Tensor:
+    """Cross-entropy between softmax(s/T) and softmax((1/rank)/T'), mean over the batch.
 
-    ``scores`` and ``ranks`` are ``(B, N)``. ``double_softmax=True`` reproduces the authors'
-    code, which feeds softmax(s/T) (probabilities) to a cross-entropy that applies
-    log-softmax again: its gradient is much flatter because probabilities lie in [0, 1].
+    ``scores`` and ``ranks`` are ``(B, N)``. T' is ``target_temperature`` when given, else T (the
+    paper: both 0.8). ``double_softmax=True`` reproduces the authors' code, which feeds
+    softmax(s/T) (probabilities) to a cross-entropy that applies log-softmax again: its gradient
+    is much flatter because probabilities lie in [0, 1].
     """
-    targets = rank_targets(ranks, temperature)
+    targets = rank_targets(ranks, target_temperature or temperature)
     logits = scores / temperature
     if double_softmax:
         logits = F.softmax(logits, dim=-1)
@@ -35,9 +36,10 @@ def orthogonal_loss(anchors: torch.Tensor) -> torch.Tensor:
 
 
 def mvp_loss(scores: torch.Tensor, anchors: torch.Tensor | None, ranks: torch.Tensor, temperature: float = 0.8,
-             orth_weight: float = 1.0, double_softmax: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+             orth_weight: float = 1.0, double_softmax: bool = False,
+             target_temperature: float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts; ``anchors=None`` (the cross-encoder) skips the orthogonal term."""
-    lst = listwise_loss(scores, ranks, temperature, double_softmax)
+    lst = listwise_loss(scores, ranks, temperature, double_softmax, target_temperature)
     total = lst
     parts = {"list": float(lst.detach())}
     if anchors is not None and orth_weight:

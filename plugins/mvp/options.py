@@ -26,6 +26,7 @@ class TrainOptions:
     warmup: int = 10
     weight_decay: float = 0.01
     temperature: float = 0.8
+    target_temperature: float = 0.0  # 0: the same as temperature (the paper)
     orth_weight: float = 1.0
     double_softmax: bool = False
     seed: int = 13

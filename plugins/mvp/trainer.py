@@ -124,7 +124,8 @@ def train(opts: TrainOptions) -> Path:
         for items in plan[skip:]:
             inputs, ranks = collate(model, items)
             scores, anchors = model.score_lists(**inputs)
-            loss, parts = mvp_loss(scores, anchors, ranks, opts.temperature, opts.orth_weight, opts.double_softmax)
+            loss, parts = mvp_loss(scores, anchors, ranks, opts.temperature, opts.orth_weight, opts.double_softmax,
+                                   opts.target_temperature or None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

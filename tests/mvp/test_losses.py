@@ -62,3 +62,15 @@ def test_loss_falls_on_toy_set(encoder_mvp):
         opt.step()
         excess.append(loss.item() - floor)
     assert excess[-1] < 0.5 * excess[0]
+
+
+def test_target_temperature_sharpens_only_the_targets():
+    scores = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    ranks = torch.tensor([[1, 2, 3, 4]])
+    paper = listwise_loss(scores, ranks, 0.8)
+    assert torch.allclose(paper, listwise_loss(scores, ranks, 0.8, target_temperature=0.8))
+    assert torch.allclose(paper, listwise_loss(scores, ranks, 0.8, target_temperature=None))
+    sharp = listwise_loss(scores, ranks, 0.8, target_temperature=0.05)
+    one_hot = -torch.log_softmax(scores / 0.8, dim=-1)[0, 0]
+    assert torch.allclose(sharp, one_hot, atol=1e-4)  # T' -> 0: cross-entropy on the rank-1 document
+    assert rank_targets(ranks, 0.1)[0, 0] > 0.99 > rank_targets(ranks, 0.8)[0, 0]

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-lr", type=float, default=d.head_lr)
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--temperature", type=float, default=d.temperature)
+    p.add_argument("--target-temperature", type=float, default=d.target_temperature,
+                   help="temperature of the soft targets softmax((1/rank)/T'); 0 = --temperature (the paper)")
     p.add_argument("--orth-weight", type=float, default=d.orth_weight)
     p.add_argument("--double-softmax", action="store_true", help="the authors' loss (softmax applied twice)")
     p.add_argument("--seed", type=int, default=d.seed)
