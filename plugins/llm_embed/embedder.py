@@ -29,7 +29,7 @@ import torch
 
 from viewrank.errors import ViewrankError
 from viewrank.plugins.dense.embedder import layer_list, parse_options, pool, set_depth
-from viewrank.runs import atomic_write_text
+from viewrank.savedir import save_pretrained_dir
 from viewrank.types import Role
 
 CONFIG_NAME = "viewrank_llm.json"
@@ -188,12 +188,8 @@ class LlmEmbedder:
         return out
 
     def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        atomic_write_text(out / CONFIG_NAME, json.dumps(asdict(self.config), indent=2))
-        return out
+        """Write the model folder (weights, tokenizer, config); a crash leaves no half-written model."""
+        return save_pretrained_dir(out_dir, self.model, self.tokenizer, CONFIG_NAME, asdict(self.config))
 
 
 def make_llm(arg: str | None) -> LlmEmbedder:

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from viewrank.errors import ViewrankError
-from viewrank.plugins.mvp.config import MVPConfig
+from viewrank.plugins.mvp.config import CONFIG_NAME, MVPConfig
+from viewrank.savedir import staged_save
 
 HEAD_NAME = "mvp_head.safetensors"
 
@@ -144,13 +145,15 @@ class BackboneHeadModel(ListScorerBase):
     head: nn.Module
 
     def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.backbone.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        save_head(self.head, out)
-        self.config.save(out)
-        return out
+        """Write the model folder; its config (the marker) arrives last, a crash leaves the old one."""
+
+        def write(tmp: Path) -> None:
+            self.backbone.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            save_head(self.head, tmp)
+            self.config.save(tmp)
+
+        return staged_save(out_dir, write, marker=CONFIG_NAME)
 
     @classmethod
     def load(cls, model_dir: str | Path):

@@ -18,6 +18,7 @@ from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.base import ListScorerBase, check_model_dir
 from viewrank.plugins.mvp.config import CONFIG_NAME, MVPConfig
 from viewrank.plugins.mvp.text import find_view_offset, format_inputs, view_tokens
+from viewrank.savedir import staged_save
 
 _WRAPPED = re.compile(r"^encoder\.encoder\.")
 _MODULE = re.compile(r"\.module\.")
@@ -118,12 +119,14 @@ class T5MVP(ListScorerBase):
         return scores, anchors
 
     def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.t5.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        self.config.save(out)
-        return out
+        """Write the model folder; its config (the marker) arrives last, a crash leaves the old one."""
+
+        def write(tmp: Path) -> None:
+            self.t5.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            self.config.save(tmp)
+
+        return staged_save(out_dir, write, marker=CONFIG_NAME)
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "T5MVP":

@@ -17,6 +17,7 @@ from viewrank.plugins.mvp.data import MINED_NAME, TrainList, batches, beir_lists
 from viewrank.plugins.mvp.losses import mvp_loss
 from viewrank.plugins.mvp.options import TrainOptions
 from viewrank.runs import atomic_write_text
+from viewrank.savedir import staged_save
 
 STATE_NAME = "trainer_state.pt"
 
@@ -104,11 +105,15 @@ def train(opts: TrainOptions) -> Path:
         torch.set_rng_state(state["torch_rng"])
 
     def checkpoint() -> None:
-        model.save(ckpt)
-        torch.save({"step": step, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "elapsed_s": elapsed_before + time.monotonic() - t0, "log": log,
-                    "torch_rng": torch.get_rng_state(), "options": asdict(opts)}, ckpt / (STATE_NAME + ".tmp"))
-        (ckpt / (STATE_NAME + ".tmp")).replace(ckpt / STATE_NAME)
+        state = {"step": step, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                 "elapsed_s": elapsed_before + time.monotonic() - t0, "log": log,
+                 "torch_rng": torch.get_rng_state(), "options": asdict(opts)}
+
+        def write(tmp: Path) -> None:
+            model.save(tmp)
+            torch.save(state, tmp / STATE_NAME)
+
+        staged_save(ckpt, write, replace=True)  # weights and state always from the same step
 
     t0 = time.monotonic()
     budget = opts.time_budget_min * 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,20 @@ def test_not_a_model_dir(tmp_path):
         load_mvp_model(tmp_path)
     with pytest.raises(ViewrankError, match="does not exist"):
         load_mvp_model(tmp_path / "nope")
+
+
+def test_crash_while_saving_keeps_the_previous_model(model, tmp_path, monkeypatch):
+    before = model.score("cat dog", PASSAGES)
+    model.save(tmp_path / "m")
+    target = model.t5 if hasattr(model, "t5") else model.backbone
+
+    def crash(path, *args, **kwargs):
+        (Path(path) / "model.safetensors").write_bytes(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, "save_pretrained", crash)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(tmp_path / "m")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(load_mvp_model(tmp_path / "m").score("cat dog", PASSAGES), before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
