@@ -4,13 +4,15 @@
 
 Prints a table and writes bench/results/mvp_quality.json. ``--sample N`` evaluates a fixed,
 evenly spaced subset of N test queries (file order, indices round(i*300/N)); the JSON says so.
-Each system's run is kept under runs/mvp_quality/ so an interrupted bench resumes.
+Each system's run is kept under runs/mvp_quality/ so an interrupted bench resumes; a saved run is
+reused only for the same spec and the same model files (name, size, mtime).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -37,6 +39,17 @@ def sample(items: list, n: int) -> list:
     if not n or n >= len(items):
         return items
     return [items[round(i * len(items) / n)] for i in range(n)]
+
+
+def model_stamp(spec: str | None) -> list | None:
+    """Name, size and mtime of the files in the spec's model folder: a saved run is reused only
+    for the same model (retraining into the same folder changes the stamp)."""
+    if not spec or ":" not in spec:
+        return None
+    folder = Path(spec.split(":", 1)[1])
+    if not folder.is_dir():
+        return None
+    return sorted([p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in folder.iterdir() if p.is_file())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,8 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.systems.split(","):
         spec = SYSTEMS[name]
         run_file = runs_dir / f"{name}-{len(queries)}q-d{args.depth}.json"
-        if run_file.is_file() and not args.force:
-            saved = json.loads(run_file.read_text(encoding="utf-8"))
+        full_spec = spec and spec.format(mvp=args.mvp, ce=args.ce)
+        stamp = model_stamp(full_spec)
+        saved = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() and not args.force else None
+        if saved is not None and (saved.get("spec"), saved.get("model")) != (full_spec, stamp):
+            print(f"{run_file}: saved for {saved.get('spec')!r} (another model or an older copy of it); recomputing")
+            saved = None
+        if saved is not None:
             run, secs = saved["run"], saved["seconds"]
         else:
             t0 = time.perf_counter()
@@ -89,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                     ranked = reranker.rerank(q, cands[q.qid])
                     run[q.qid] = {it.docid: it.score for it in ranked.items}
             secs = time.perf_counter() - t0
-            atomic_write_text(run_file, json.dumps({"run": run, "seconds": secs}))
+            atomic_write_text(run_file, json.dumps({"spec": full_spec, "model": stamp, "run": run, "seconds": secs}))
         m = evaluate(run, qrels)
-        results[name] = {"spec": spec and spec.format(mvp=args.mvp, ce=args.ce), "nDCG@10": round(m["nDCG@10"], 4),
+        results[name] = {"spec": full_spec, "nDCG@10": round(m["nDCG@10"], 4),
                          "R@100": round(m["R@100"], 4), "MRR@10": round(m["MRR@10"], 4),
                          "seconds": round(secs, 1), "ms_per_query": round(1000 * secs / len(queries), 1)}
         report = {
@@ -101,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                        if len(queries) < len(ds.queries(args.split)) else "all"),
             "first_stage": "BM25 (Pyserini Lucene, k1=0.9 b=0.4) top-%d" % args.depth,
             "threads": args.threads, "machine": platform.machine(), "python": sys.version.split()[0],
-            "note": "CPU shared with other jobs while measuring; seconds are indicative only",
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "systems": results,
         }
         atomic_write_text(out_path, json.dumps(report, indent=2) + "\n")
