@@ -36,6 +36,23 @@ def choose_providers(requested: str | Sequence[str] | None = None) -> list[str]:
     return [p for p in PREFERRED if p in available] or ["CPUExecutionProvider"]
 
 
+def check_active(active: Sequence[str], requested: Sequence[str], explicit: bool, what: str) -> list[str]:
+    """The providers a session really got. ONNX Runtime falls back to the next provider when one
+    fails to load (TensorRT listed but ``libnvinfer`` missing, CUDA without cuDNN): a provider the
+    user named that is not active is an error; in automatic mode the fallback is reported."""
+    active = list(active)
+    missing = [p for p in requested if p not in active]
+    if missing and explicit:
+        raise ViewrankError(f"{what}: ONNX Runtime could not start provider(s) {', '.join(missing)} "
+                            f"(see its log above; active: {', '.join(active)})")
+    if missing:
+        import logging
+
+        logging.getLogger("viewrank.onnx").warning("%s: provider(s) %s failed to start; running on %s",
+                                                   what, ", ".join(missing), ", ".join(active))
+    return active
+
+
 def load_config(model_dir: str | Path) -> dict:
     path = Path(model_dir) / CONFIG_NAME
     if not path.is_file():
@@ -73,8 +90,11 @@ class OnnxModel:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        self.providers = choose_providers(providers)
-        self.session = ort.InferenceSession(str(self.dir / files[variant]), sess_options=opts, providers=self.providers)
+        requested = choose_providers(providers)
+        self.session = ort.InferenceSession(str(self.dir / files[variant]), sess_options=opts, providers=requested)
+        self.providers = check_active(self.session.get_providers(), requested,
+                                      explicit=bool(providers or os.environ.get("VIEWRANK_ORT_PROVIDERS")),
+                                      what=f"{self.dir} ({variant})")
 
     def encode(self, first: Sequence[str], second: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         batch = list(zip(first, second)) if second is not None else list(first)
