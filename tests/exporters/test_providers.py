@@ -37,3 +37,13 @@ def test_an_automatic_fallback_is_reported_not_hidden(caplog):
                            explicit=False, what="exports/mvp (fp32)")
     assert got == ["CPUExecutionProvider"]
     assert "CUDAExecutionProvider failed to start; running on CPUExecutionProvider" in caplog.text
+
+
+def test_the_parity_gate_judges_fp32_and_int8_on_cpu_and_fp16_on_cuda():
+    from viewrank.exporters.onnx_export import gate_providers
+
+    gpu = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert gate_providers("fp32", gpu) == ["CPUExecutionProvider"]  # not CUDA's TF32 MatMuls
+    assert gate_providers("int8", gpu) == ["CPUExecutionProvider"]
+    assert gate_providers("fp16", gpu) == ["CUDAExecutionProvider"]
+    assert gate_providers("fp16", ["CPUExecutionProvider"]) is None
