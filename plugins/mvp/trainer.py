@@ -73,8 +73,25 @@ def _optimizer(model, opts: TrainOptions, total_steps: int):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def training_device(name: str) -> torch.device:
+    """``--device`` checked before any work starts: a CUDA device that is not there is named."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ViewrankError(f"--device {name!r}: not a torch device ({exc})") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ViewrankError(f"--device {name!r}: this torch ({torch.__version__}) sees no CUDA device")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ViewrankError(f"--device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type != "cpu":
+        raise ViewrankError(f"--device {name!r}: use cpu or cuda[:N]")
+    return device
+
+
 def train(opts: TrainOptions) -> Path:
     """Train, checkpointing every ``checkpoint_every`` steps into ``OUT/checkpoint``; returns OUT."""
+    device = training_device(opts.device)
     torch.set_num_threads(max(1, opts.threads))
     out = Path(opts.out)
     ckpt = out / "checkpoint"
@@ -94,6 +111,7 @@ def train(opts: TrainOptions) -> Path:
             raise ViewrankError(f"{ckpt} is a {state['options']['kind']} checkpoint, not {opts.kind}")
     else:
         model = build_model(opts)
+    model.to(device)
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0), opts.batch_size, random.Random(0)))
     total = steps_per_epoch * opts.epochs
     opt, sched = _optimizer(model, opts, total)
@@ -128,6 +146,7 @@ def train(opts: TrainOptions) -> Path:
         plan = batches(epoch_lists(opts, hits, extra, epoch), opts.batch_size, random.Random(opts.seed + epoch))
         for items in plan[skip:]:
             inputs, ranks = collate(model, items)
+            inputs, ranks = {k: v.to(device) for k, v in inputs.items()}, ranks.to(device)
             scores, anchors = model.score_lists(**inputs)
             loss, parts = mvp_loss(scores, anchors, ranks, opts.temperature, opts.orth_weight, opts.double_softmax,
                                    opts.target_temperature or None)
@@ -152,7 +171,8 @@ def train(opts: TrainOptions) -> Path:
     model.save(out)
     checkpoint()
     elapsed = elapsed_before + time.monotonic() - t0
-    report = {"options": asdict(opts), "steps": step, "total_steps": total, "steps_per_epoch": steps_per_epoch,
+    report = {"options": asdict(opts), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+              "steps": step, "total_steps": total, "steps_per_epoch": steps_per_epoch,
               "train_seconds": round(elapsed, 1), "stopped_early": stopped_early, "log": log}
     atomic_write_text(out / "training.json", json.dumps(report, indent=2) + "\n")
     return out

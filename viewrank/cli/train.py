@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=0,
                    help="stop after this many steps; the LR schedule still spans --epochs (0 = no limit)")
     p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device,
+                   help="torch device to train on, e.g. cuda (default %(default)s); the saved model loads anywhere")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.set_defaults(func=run)
 
