@@ -32,6 +32,7 @@ def staged_save(out: str | Path, write: Callable[[Path], None], *, marker: str |
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".saving", dir=out.parent))
     try:
         write(tmp)
+        _normal_modes(tmp)
         if replace:
             _swap(tmp, out)
         else:
@@ -39,6 +40,18 @@ def staged_save(out: str | Path, write: Callable[[Path], None], *, marker: str |
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _normal_modes(root: Path) -> None:
+    """mkdtemp makes the staging folder 0700 and some writers use temp files (0600): give
+    everything the umask's usual modes, so a saved model is as readable as one written in place."""
+    from viewrank.runs import default_mode
+
+    file_mode, dir_mode = default_mode(), default_mode(directory=True)
+    root.chmod(dir_mode)
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(dir_mode if path.is_dir() else file_mode)
 
 
 def _merge(tmp: Path, out: Path, marker: str | None) -> None:

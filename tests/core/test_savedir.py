@@ -65,3 +65,28 @@ def test_replace_swaps_the_whole_folder(tmp_path):
     staged_save(out, _write({"weights": "step 100", "state": "100"}), replace=True)
     assert {p.name: p.read_text() for p in out.iterdir()} == {"weights": "step 100", "state": "100"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+def test_saved_files_get_the_umask_modes_not_temp_file_modes(tmp_path):
+    import os
+    import stat
+
+    from viewrank.runs import atomic_write_text, default_mode
+
+    old = os.umask(0o022)
+    try:
+        def write(tmp):
+            (tmp / "sub").mkdir()
+            (tmp / "sub" / "w.bin").write_bytes(b"x")
+            os.chmod(tmp / "sub" / "w.bin", 0o600)  # as a temp-file based writer leaves it
+            (tmp / "config.json").write_text("{}")
+
+        staged_save(tmp_path / "model", write, replace=True)
+        atomic_write_text(tmp_path / "model" / "training.json", "{}")
+        mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+        assert default_mode() == 0o644 and default_mode(directory=True) == 0o755
+        assert mode(tmp_path / "model") == 0o755 and mode(tmp_path / "model" / "sub") == 0o755
+        assert mode(tmp_path / "model" / "sub" / "w.bin") == 0o644
+        assert mode(tmp_path / "model" / "training.json") == 0o644
+    finally:
+        os.umask(old)
