@@ -19,6 +19,7 @@ import torch
 from viewrank.errors import ViewrankError
 from viewrank.exporters.artifacts import write_json, write_manifest
 from viewrank.exporters.configs import OnnxConfig, config_for
+from viewrank.savedir import normal_modes
 
 RUNTIME_CONFIG = "viewrank_onnx.json"
 EXTERNAL_DATA_BYTES = 1_800_000_000  # past ~2 GB protobuf's limit: weights go to model.onnx.data
@@ -238,8 +239,7 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
             write_repository(tmp, cfg, name)
         write_manifest(tmp, {"source": spec, "task": config.task, "created_unix": int(time.time()),
                              "torch": torch.__version__})
-        for path in [tmp, *tmp.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        normal_modes(tmp)  # mkdtemp's 0700 would leave the export unreadable to a serving user
         if out.exists():
             out.rmdir()
         tmp.rename(out)

@@ -32,7 +32,7 @@ def staged_save(out: str | Path, write: Callable[[Path], None], *, marker: str |
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".saving", dir=out.parent))
     try:
         write(tmp)
-        _normal_modes(tmp)
+        normal_modes(tmp)
         if replace:
             _swap(tmp, out)
         else:
@@ -42,7 +42,7 @@ def staged_save(out: str | Path, write: Callable[[Path], None], *, marker: str |
     return out
 
 
-def _normal_modes(root: Path) -> None:
+def normal_modes(root: Path) -> None:
     """mkdtemp makes the staging folder 0700 and some writers use temp files (0600): give
     everything the umask's usual modes, so a saved model is as readable as one written in place."""
     from viewrank.runs import default_mode

@@ -20,12 +20,16 @@ CONFIG_NAME = "viewrank_onnx.json"
 PREFERRED = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
 
+def named_providers(requested: str | Sequence[str] | None) -> str | Sequence[str] | None:
+    """What the user asked for: the ``providers=`` option, else ``$VIEWRANK_ORT_PROVIDERS``, else None."""
+    return requested or os.environ.get("VIEWRANK_ORT_PROVIDERS") or None
+
+
 def choose_providers(requested: str | Sequence[str] | None = None) -> list[str]:
     import onnxruntime as ort
 
     available = ort.get_available_providers()
-    if requested is None:
-        requested = os.environ.get("VIEWRANK_ORT_PROVIDERS") or None
+    requested = named_providers(requested)
     if requested:
         names = [p.strip() for p in requested.split(",")] if isinstance(requested, str) else list(requested)
         missing = [p for p in names if p not in available]
@@ -93,7 +97,7 @@ class OnnxModel:
         requested = choose_providers(providers)
         self.session = ort.InferenceSession(str(self.dir / files[variant]), sess_options=opts, providers=requested)
         self.providers = check_active(self.session.get_providers(), requested,
-                                      explicit=bool(providers or os.environ.get("VIEWRANK_ORT_PROVIDERS")),
+                                      explicit=named_providers(providers) is not None,
                                       what=f"{self.dir} ({variant})")
 
     def encode(self, first: Sequence[str], second: Sequence[str] | None = None) -> dict[str, np.ndarray]:
