@@ -47,6 +47,7 @@ def main() -> int:
         return 2
     from viewrank.exporters.parity import _mean_ndcg, scifact_sample
     from viewrank.manager import get_host
+    from viewrank.runs import atomic_write_text
 
     host = get_host()
     sample = scifact_sample(args.data, n_queries=args.queries, list_size=args.depth)
@@ -61,8 +62,8 @@ def main() -> int:
     def ort_model(variant: str, tf32: bool = True):
         model = host.reranker(f"onnx:{args.export}@variant={variant},providers=CUDAExecutionProvider")
         if not tf32:  # ORT's CUDA provider runs fp32 MatMuls in TF32 unless told otherwise
-            path = model.onnx.session._model_path
-            model.onnx.session = ort.InferenceSession(path, providers=[("CUDAExecutionProvider", {"use_tf32": "0"})])
+            graph = model.onnx.dir / model.onnx.config["variants"][variant]
+            model.onnx.session = ort.InferenceSession(str(graph), providers=[("CUDAExecutionProvider", {"use_tf32": "0"})])
         return model
 
     def tokenize(model, query, passages):
@@ -129,12 +130,8 @@ def main() -> int:
         "statistic": f"median and p95 of {args.repeats} passes over every query, after one warm-up pass",
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -84,6 +84,12 @@ def main() -> int:
         return dump_test_hits(args)
     if not (args.train_hits and args.test_hits):
         ap.error("--train-hits and --test-hits are needed (or --dump-test-hits)")
+    for flag, path in (("--train-hits", args.train_hits), ("--test-hits", args.test_hits)):
+        if not Path(path).is_file():
+            ap.error(f"{flag} {path}: no such file")
+    unknown = [r for r in args.recipes.split(",") if r not in RECIPES]
+    if unknown:
+        ap.error(f"--recipes: unknown {', '.join(unknown)}; known: {', '.join(RECIPES)}")
 
     import torch
 
