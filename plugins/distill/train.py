@@ -13,8 +13,6 @@ so it learns the teacher's graded preferences among hard candidates, not only th
 from __future__ import annotations
 
 import json
-import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,7 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from viewrank.errors import ViewrankError
 from viewrank.plugins.dense.embedder import DenseEmbedder
+from viewrank.plugins.dense.finetune import fine_tuning, save_trained, steps
 from viewrank.runs import atomic_write_text
 
 Group = tuple[str, list[str]]  # (query, passages); passages[0] is the relevant one
@@ -69,49 +69,37 @@ def train_distill(
 ) -> Path:
     """Fine-tune ``embedder`` on the teacher's scores and save it to ``out_dir``."""
     cfg = cfg or DistillConfig()
-    rng = random.Random(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = embedder.model
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    saved_len, embedder.config.max_length = embedder.config.max_length, cfg.max_length
+    if len(scores) != len(groups):
+        raise ViewrankError(f"distillation: {len(scores)} teacher score lists for {len(groups)} groups")
+    for i, ((query, passages), t) in enumerate(zip(groups, scores)):
+        if len(t) != len(passages):
+            raise ViewrankError(f"distillation: group {i} ({query[:40]!r}) has {len(passages)} passages "
+                                f"but {len(t)} teacher scores")
     data = list(zip(groups, scores))
-    iterator = range(cfg.steps)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="distill", unit="step")
-    started = time.perf_counter()
     history = []
-    for step in iterator:
-        batch = rng.sample(data, min(cfg.batch_size, len(data)))
-        q = embedder.encode_tensor([g[0] for g, _ in batch], "query")
-        flat = [p for g, _ in batch for p in g[1]]
-        p = embedder.encode_tensor(flat, "passage")
-        loss = torch.zeros(())
-        start = 0
-        firsts = []
-        for i, ((_, passages), t) in enumerate(batch):
-            n = len(passages)
-            student = (p[start : start + n] @ q[i]) * cfg.scale
-            target = torch.tensor(t, dtype=torch.float32) / cfg.teacher_temperature
-            loss = loss + F.kl_div(F.log_softmax(student, -1), F.log_softmax(target, -1), log_target=True,
-                                   reduction="sum") / len(batch)
-            firsts.append(start)
-            start += n
-        if cfg.ce_weight > 0:
-            sims = q @ p.T * cfg.scale
-            loss = loss + cfg.ce_weight * F.cross_entropy(sims, torch.tensor(firsts))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        value = float(loss.detach())
-        history.append(round(value, 4))
-        if progress:
-            iterator.set_postfix(loss=f"{value:.3f}")
-    model.eval()
-    embedder.config.max_length = saved_len
-    out = embedder.save(out_dir)
-    info = asdict(cfg) | {"groups": len(data), "seconds": round(time.perf_counter() - started, 1), "loss": history}
-    atomic_write_text(Path(out) / "viewrank_distill.json", json.dumps(info, indent=2))
-    return out
+    with fine_tuning(embedder, max_length=cfg.max_length, lr=cfg.lr, seed=cfg.seed) as run:
+        iterator = steps(cfg.steps, "distill", progress)
+        for _ in iterator:
+            batch = run.rng.sample(data, min(cfg.batch_size, len(data)))
+            q = embedder.encode_tensor([g[0] for g, _ in batch], "query")
+            p = embedder.encode_tensor([p for g, _ in batch for p in g[1]], "passage")
+            loss = torch.zeros(())
+            start = 0
+            firsts = []
+            for i, ((_, passages), t) in enumerate(batch):
+                n = len(passages)
+                student = (p[start : start + n] @ q[i]) * cfg.scale
+                target = torch.tensor(t, dtype=torch.float32) / cfg.teacher_temperature
+                loss = loss + F.kl_div(F.log_softmax(student, -1), F.log_softmax(target, -1), log_target=True,
+                                       reduction="sum") / len(batch)
+                firsts.append(start)
+                start += n
+            if cfg.ce_weight > 0:
+                sims = q @ p.T * cfg.scale
+                loss = loss + cfg.ce_weight * F.cross_entropy(sims, torch.tensor(firsts))
+            value = run.step(loss)
+            history.append(round(value, 4))
+            if progress:
+                iterator.set_postfix(loss=f"{value:.3f}")
+    info = asdict(cfg) | {"groups": len(data), "seconds": run.seconds(), "loss": history}
+    return save_trained(embedder, out_dir, "viewrank_distill.json", info)

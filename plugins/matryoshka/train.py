@@ -9,9 +9,6 @@ last layer's (teacher detached). The result is a normal encoder folder whose
 
 from __future__ import annotations
 
-import json
-import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -20,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from viewrank.plugins.dense.embedder import DenseEmbedder, pool
-from viewrank.runs import atomic_write_text
+from viewrank.plugins.dense.finetune import fine_tuning, save_trained, steps
 
 
 @dataclass
@@ -51,56 +48,40 @@ def train_2dmse(
 ) -> Path:
     """Fine-tune ``embedder`` in place on ``(query, positive, negative-or-None)`` and save it."""
     cfg = cfg or TwoDConfig()
-    rng = random.Random(cfg.seed)
-    torch.manual_seed(cfg.seed)
     model = embedder.model
-    model.train()
     n_layers = embedder.num_layers
     hidden = int(model.config.hidden_size)
     dims = tuple(d for d in cfg.dims if d <= hidden) or (hidden,)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    saved_len = embedder.config.max_length
-    embedder.config.max_length = cfg.max_length
     data = list(examples)
-    iterator = range(cfg.steps)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="2dmse", unit="step")
-    started = time.perf_counter()
-    for step in iterator:
-        batch = rng.sample(data, min(cfg.batch_size, len(data)))
-        queries = [b[0] for b in batch]
-        passages = [b[1] for b in batch] + [b[2] for b in batch if b[2]]
-        qb = embedder.tokenize(queries, "query")
-        pb = embedder.tokenize(passages, "passage")
-        q_states = model(**qb, output_hidden_states=True).hidden_states
-        p_states = model(**pb, output_hidden_states=True).hidden_states
-        shallow = rng.randint(cfg.min_layer, n_layers - 1) if n_layers > 1 else n_layers
-        labels = torch.arange(len(queries))
-        loss = torch.zeros(())
-        sims = {}
-        for layer in (n_layers, shallow):
-            q = pool(q_states[layer], qb["attention_mask"], embedder.config.pooling)
-            p = pool(p_states[layer], pb["attention_mask"], embedder.config.pooling)
-            for dim in dims:
-                s = _sims(q, p, dim)
-                sims[(layer, dim)] = s
-                loss = loss + F.cross_entropy(s * cfg.scale, labels) / len(dims)
-        if cfg.kl_weight > 0 and shallow != n_layers:
-            t = cfg.kl_temperature
-            teacher = F.log_softmax(sims[(n_layers, dims[0])].detach() * cfg.scale / t, -1)
-            student = F.log_softmax(sims[(shallow, dims[0])] * cfg.scale / t, -1)
-            loss = loss + cfg.kl_weight * F.kl_div(student, teacher, log_target=True, reduction="batchmean")
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        cfg.history.append({"step": step, "layer": shallow, "loss": round(float(loss.detach()), 4)})
-        if progress:
-            iterator.set_postfix(loss=f"{float(loss.detach()):.3f}", layer=shallow)
-    model.eval()
-    embedder.config.max_length = saved_len
-    out = embedder.save(out_dir)
-    info = asdict(cfg) | {"seconds": round(time.perf_counter() - started, 1), "examples": len(data)}
-    atomic_write_text(Path(out) / "viewrank_2dmse.json", json.dumps(info, indent=2))
-    return out
+    with fine_tuning(embedder, max_length=cfg.max_length, lr=cfg.lr, seed=cfg.seed) as run:
+        iterator = steps(cfg.steps, "2dmse", progress)
+        for step in iterator:
+            batch = run.rng.sample(data, min(cfg.batch_size, len(data)))
+            queries = [b[0] for b in batch]
+            passages = [b[1] for b in batch] + [b[2] for b in batch if b[2]]
+            qb = embedder.tokenize(queries, "query")
+            pb = embedder.tokenize(passages, "passage")
+            q_states = model(**qb, output_hidden_states=True).hidden_states
+            p_states = model(**pb, output_hidden_states=True).hidden_states
+            shallow = run.rng.randint(cfg.min_layer, n_layers - 1) if n_layers > 1 else n_layers
+            labels = torch.arange(len(queries))
+            loss = torch.zeros(())
+            sims = {}
+            for layer in (n_layers, shallow):
+                q = pool(q_states[layer], qb["attention_mask"], embedder.config.pooling)
+                p = pool(p_states[layer], pb["attention_mask"], embedder.config.pooling)
+                for dim in dims:
+                    s = _sims(q, p, dim)
+                    sims[(layer, dim)] = s
+                    loss = loss + F.cross_entropy(s * cfg.scale, labels) / len(dims)
+            if cfg.kl_weight > 0 and shallow != n_layers:
+                t = cfg.kl_temperature
+                teacher = F.log_softmax(sims[(n_layers, dims[0])].detach() * cfg.scale / t, -1)
+                student = F.log_softmax(sims[(shallow, dims[0])] * cfg.scale / t, -1)
+                loss = loss + cfg.kl_weight * F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+            value = run.step(loss)
+            cfg.history.append({"step": step, "layer": shallow, "loss": round(value, 4)})
+            if progress:
+                iterator.set_postfix(loss=f"{value:.3f}", layer=shallow)
+    info = asdict(cfg) | {"seconds": run.seconds(), "examples": len(data)}
+    return save_trained(embedder, out_dir, "viewrank_2dmse.json", info)

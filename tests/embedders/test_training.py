@@ -61,3 +61,31 @@ def test_distillation_moves_student_towards_teacher(tiny_bert, tmp_path):
                         DistillConfig(steps=15, batch_size=4, lr=1e-3, max_length=32), progress=False)
     assert kl(DenseEmbedder(out)) < before
     assert (out / "viewrank_distill.json").is_file()
+
+
+def test_fine_tuning_restores_the_embedder_when_the_loop_fails(tiny_bert):
+    from viewrank.plugins.dense.finetune import fine_tuning
+
+    emb = DenseEmbedder(tiny_bert)
+    own_len = emb.config.max_length
+    try:
+        with fine_tuning(emb, max_length=7, lr=1e-3, seed=0) as run:
+            assert emb.model.training and emb.config.max_length == 7
+            run.step(emb.encode_tensor(["a b c"]).sum())
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert not emb.model.training and emb.config.max_length == own_len
+
+
+def test_distillation_names_a_group_whose_scores_do_not_fit(tiny_bert, tmp_path):
+    import pytest
+
+    from viewrank.errors import ViewrankError
+
+    groups = [(q, [p, "unrelated text here"]) for q, p, _ in PAIRS]
+    scores = [[1.0, 0.0]] * len(groups)
+    scores[2] = [1.0, 0.0, 0.5]
+    with pytest.raises(ViewrankError, match="group 2 .*2 passages but 3 teacher scores"):
+        train_distill(DenseEmbedder(tiny_bert), groups, scores, tmp_path / "d", progress=False)
+    assert not (tmp_path / "d").exists()
