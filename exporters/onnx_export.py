@@ -131,7 +131,7 @@ def _runtime_config(kind: str, spec: str, model: Any, config: OnnxConfig, opts: 
     base = {"format_version": 1, "kind": config.kind, "task": config.task, "source": spec,
             "inputs": list(config.inputs), "outputs": list(config.outputs), "opset": opts.opset,
             "atol": config.atol, "int8_atol": config.int8_atol, "fp16_atol": config.fp16_atol,
-            "tau": config.tau, "int8_tau": config.int8_tau}
+            "tau": config.tau, "int8_tau": config.int8_tau, "int8_tie": config.int8_tie}
     if config.kind == "embedder":
         c = model.config
         if opts.max_length:
@@ -266,10 +266,11 @@ def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dic
             _log(f"  {variant}: not checked ({skipped})")
             continue
         atol = {"fp32": config.atol, "int8": config.int8_atol, "fp16": config.fp16_atol}[variant]
-        tau = config.int8_tau if variant == "int8" else config.tau
-        rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau)
+        tau, tie = (config.int8_tau, config.int8_tie) if variant == "int8" else (config.tau, 0.0)
+        rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau, tie)
         reports[variant] = rep.as_dict()
-        _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}, "
+        _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}"
+             f"{f' (ties within {tie:.0%} of the range)' if tie else ''}, "
              f"nDCG@10 torch {rep.ndcg10_torch:.4f} onnx {rep.ndcg10_onnx:.4f} -> {'ok' if rep.passed else 'FAIL'}")
         failures += [f"{variant}: {f}" for f in rep.failures]
     if failures:

@@ -59,13 +59,22 @@ def scifact_sample(data_dir: str | Path | None = None, n_queries: int = 8, list_
     return ParitySample(chosen, lists, {q: qrels[q] for q, _ in chosen})
 
 
-def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
-    """Kendall's tau-b between two score vectors (ties counted as neither)."""
+def kendall_tau(a: np.ndarray, b: np.ndarray, tie: float = 0.0) -> float:
+    """Kendall's tau-b of ranking ``b`` against reference ``a`` (ties counted as neither).
+
+    ``tie`` > 0: reference pairs closer than ``tie`` x (max - min of ``a``) count as ties, so
+    noise the variant is allowed (int8) does not count when it reorders documents the reference
+    itself barely separates; over the pairs it does separate by more, tau = (concordant -
+    discordant) / pairs, a tie in ``b`` counting as neither.
+    """
     a, b = np.asarray(a, float), np.asarray(b, float)
-    da = np.sign(a[:, None] - a[None, :])
-    db = np.sign(b[:, None] - b[None, :])
     iu = np.triu_indices(len(a), 1)
-    da, db = da[iu], db[iu]
+    gap = (a[:, None] - a[None, :])[iu]
+    db = np.sign(b[:, None] - b[None, :])[iu]
+    if tie > 0:
+        separated = np.abs(gap) > tie * (a.max() - a.min())
+        return 1.0 if not separated.any() else float((np.sign(gap) * db)[separated].mean())
+    da = np.sign(gap)
     num = float((da * db).sum())
     den = float(np.sqrt((da != 0).sum() * (db != 0).sum()))
     return 1.0 if den == 0 else num / den
@@ -83,6 +92,7 @@ class ParityReport:
     ndcg10_diff: float
     ndcg_limit: float
     tau_limit: float
+    tau_tie: float = 0.0
     passed: bool = False
     failures: list[str] = field(default_factory=list)
 
@@ -124,14 +134,14 @@ def torch_reference(sample: ParitySample, kind: str, torch_model) -> tuple[list[
 
 
 def check(sample: ParitySample, kind: str, reference: tuple[list[np.ndarray], list[np.ndarray]], onnx_model,
-          variant: str, atol: float, ndcg_limit: float, tau_limit: float = 0.99) -> ParityReport:
+          variant: str, atol: float, ndcg_limit: float, tau_limit: float = 0.99, tie: float = 0.0) -> ParityReport:
     ref_scores, ref_values = reference
     scores, values = _scores_and_values(sample, kind, onnx_model)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(ref_values, values))
-    taus = [kendall_tau(a, b) for a, b in zip(ref_scores, scores)]
+    taus = [kendall_tau(a, b, tie) for a, b in zip(ref_scores, scores)]
     n_t, n_o = _mean_ndcg(sample, ref_scores), _mean_ndcg(sample, scores)
     rep = ParityReport(variant, diff, atol, float(min(taus)), float(np.mean(taus)), n_t, n_o, abs(n_t - n_o),
-                       ndcg_limit, tau_limit)
+                       ndcg_limit, tau_limit, tie)
     if not np.isfinite(diff) or diff > atol:
         rep.failures.append(f"max abs diff {diff:.3g} > tolerance {atol:g}")
     if rep.min_kendall_tau < tau_limit:
