@@ -33,9 +33,9 @@ class OnnxConfig:
     fp16_atol: float = 2e-2
     tau: float = 0.99
     int8_tau: float = 0.95
-    # dynamic int8 moves scores by ~2% of a list's range: reference pairs closer than this
-    # fraction of the range are ties for the int8 tau (trained rerankers squeeze the distractors
-    # into a few hundredths, and int8 reorders them without touching nDCG@10)
+    # reference pairs closer than this fraction of the model's score scale (the range of its
+    # scores over the whole gate sample) are ties for the int8 tau: trained rerankers squeeze
+    # distractors into a few hundredths, and int8 reorders them without touching nDCG@10
     int8_tie: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -270,7 +270,7 @@ def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dic
         rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau, tie)
         reports[variant] = rep.as_dict()
         _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}"
-             f"{f' (ties within {tie:.0%} of the range)' if tie else ''}, "
+             f"{f' (ties: closer than {tie:.0%} of the score scale)' if tie else ''}, "
              f"nDCG@10 torch {rep.ndcg10_torch:.4f} onnx {rep.ndcg10_onnx:.4f} -> {'ok' if rep.passed else 'FAIL'}")
         failures += [f"{variant}: {f}" for f in rep.failures]
     if failures:

@@ -59,20 +59,20 @@ def scifact_sample(data_dir: str | Path | None = None, n_queries: int = 8, list_
     return ParitySample(chosen, lists, {q: qrels[q] for q, _ in chosen})
 
 
-def kendall_tau(a: np.ndarray, b: np.ndarray, tie: float = 0.0) -> float:
+def kendall_tau(a: np.ndarray, b: np.ndarray, margin: float = 0.0) -> float:
     """Kendall's tau-b of ranking ``b`` against reference ``a`` (ties counted as neither).
 
-    ``tie`` > 0: reference pairs closer than ``tie`` x (max - min of ``a``) count as ties, so
-    noise the variant is allowed (int8) does not count when it reorders documents the reference
-    itself barely separates; over the pairs it does separate by more, tau = (concordant -
-    discordant) / pairs, a tie in ``b`` counting as neither.
+    ``margin`` > 0: reference pairs closer than ``margin`` count as ties, so noise the variant is
+    allowed (int8) does not count when it reorders documents the reference itself barely
+    separates; over the pairs it separates by more, tau = (concordant - discordant) / pairs, a
+    tie in ``b`` counting as neither.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     iu = np.triu_indices(len(a), 1)
     gap = (a[:, None] - a[None, :])[iu]
     db = np.sign(b[:, None] - b[None, :])[iu]
-    if tie > 0:
-        separated = np.abs(gap) > tie * (a.max() - a.min())
+    if margin > 0:
+        separated = np.abs(gap) > margin
         return 1.0 if not separated.any() else float((np.sign(gap) * db)[separated].mean())
     da = np.sign(gap)
     num = float((da * db).sum())
@@ -138,7 +138,9 @@ def check(sample: ParitySample, kind: str, reference: tuple[list[np.ndarray], li
     ref_scores, ref_values = reference
     scores, values = _scores_and_values(sample, kind, onnx_model)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(ref_values, values))
-    taus = [kendall_tau(a, b, tie) for a, b in zip(ref_scores, scores)]
+    # ties: closer than ``tie`` x the reference's score scale (its range over the whole sample)
+    scale = float(max(r.max() for r in ref_scores) - min(r.min() for r in ref_scores))
+    taus = [kendall_tau(a, b, tie * scale) for a, b in zip(ref_scores, scores)]
     n_t, n_o = _mean_ndcg(sample, ref_scores), _mean_ndcg(sample, scores)
     rep = ParityReport(variant, diff, atol, float(min(taus)), float(np.mean(taus)), n_t, n_o, abs(n_t - n_o),
                        ndcg_limit, tau_limit, tie)

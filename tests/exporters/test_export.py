@@ -198,8 +198,8 @@ def test_int8_tau_ignores_reorders_the_reference_calls_ties_but_not_real_swaps()
     ref = np.array([0.5, -0.35, -0.36, -0.37, -0.38])
     noisy = np.array([0.49, -0.37, -0.35, -0.38, -0.36])  # int8-sized noise reorders the distractors
     assert kendall_tau(ref, noisy) < 0.6  # plain tau: a failure
-    assert kendall_tau(ref, noisy, tie=0.05) == 1.0  # gaps under 5% of the 0.88 range are ties
+    assert kendall_tau(ref, noisy, margin=0.044) == 1.0  # gaps under 0.044 (5% of the 0.88 range) are ties
     swapped = np.array([-0.40, 0.5, -0.36, -0.37, -0.38])  # the relevant passage falls to the bottom
-    assert kendall_tau(ref, swapped, tie=0.05) < 0.0
-    assert kendall_tau(ref, ref[::-1], tie=0.05) == -1.0
-    assert kendall_tau(np.ones(4), np.arange(4.0), tie=0.05) == 1.0  # nothing separated: nothing to judge
+    assert kendall_tau(ref, swapped, margin=0.044) < 0.0
+    assert kendall_tau(ref, ref[::-1], margin=0.044) == -1.0
+    assert kendall_tau(np.ones(4), np.arange(4.0), margin=0.044) == 1.0  # nothing separated: nothing to judge
