@@ -19,7 +19,7 @@ class TrainOptions:
     max_length: int = 128
     n: int = 8  # candidates per list: MVP is listwise and gains most from longer lists (bench/mvp_gpu_grid.py)
     neg_depth: int = 30
-    epochs: int = 3  # n 8 x 3 epochs: the most that fits 30 minutes on 2 cores
+    epochs: int = 4  # n 8 x 4 epochs: 920 steps, 28 minutes on 2 cores (the most that fits 30)
     batch_size: int = 4
     lr: float = 1.5e-4
     head_lr: float = 1e-3
@@ -31,7 +31,7 @@ class TrainOptions:
     double_softmax: bool = False
     seed: int = 13
     checkpoint_every: int = 50
-    time_budget_min: float = 27.0
+    time_budget_min: float = 29.0  # a slower machine stops here (LR already near 0) and saves
     max_steps: int = 0
     threads: int = 2
     device: str = "cpu"  # "cuda", "cuda:1", ...: where the model and batches live while training
