@@ -121,7 +121,8 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    result = {"bench": "serve_load", "machine": "shared 2-core CPU, other sessions running; server and clients on it",
+    result = {"bench": "serve_load", "machine": f"{os.cpu_count()}-core CPU, server and clients on it; "
+                                                  f"load {os.getloadavg()[0]:.1f} at the end",
               "embedder": args.embedder, "reranker": args.reranker,
               "workload": "/embed: 8 SciFact passages per request; /rerank: 1 query x 20 candidates, top_n 10",
               "server_rss_mb_before": round(mem_before, 1), "server_rss_mb_after": round(mem_after, 1), "rows": rows}
