@@ -143,8 +143,7 @@ def main() -> int:
                   "software": {"torch": torch.__version__, "python": platform.python_version()},
                   "common": "TrainOptions defaults unless the recipe says: batch 4 lists, lr 1.5e-4, head lr 1e-3, T 0.8, m 4, max_length 128, seed 13",
                   "systems": results}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -63,6 +63,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from viewrank.exporters.parity import _mean_ndcg, _scores_and_values, scifact_sample
     from viewrank.manager import get_host
+    from viewrank.runs import atomic_write_text
 
     host = get_host()
     sample = scifact_sample(None, n_queries=8)
@@ -117,10 +118,7 @@ def main() -> int:
         "cuda_fp16_latency_100_candidates": cuda_latency(),
         "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 

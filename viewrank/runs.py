@@ -18,11 +18,23 @@ from viewrank.errors import ViewrankError
 from viewrank.types import RankedList
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``os.umask`` can only be
+    read by setting it, which would briefly give other threads' new files mode 0666)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o077)  # the fallback's brief window is private, not world-writable
+    os.umask(mask)
+    return mask
+
+
 def default_mode(directory: bool = False) -> int:
     """The mode ``open()``/``mkdir()`` would give under the current umask (temp files get 0600/0700)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return (0o777 if directory else 0o666) & ~mask
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

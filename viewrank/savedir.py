@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from viewrank.runs import default_mode
+
 
 def staged_save(out: str | Path, write: Callable[[Path], None], *, marker: str | None = None,
                 replace: bool = False) -> Path:
@@ -45,8 +47,6 @@ def staged_save(out: str | Path, write: Callable[[Path], None], *, marker: str |
 def normal_modes(root: Path) -> None:
     """mkdtemp makes the staging folder 0700 and some writers use temp files (0600): give
     everything the umask's usual modes, so a saved model is as readable as one written in place."""
-    from viewrank.runs import default_mode
-
     file_mode, dir_mode = default_mode(), default_mode(directory=True)
     root.chmod(dir_mode)
     for path in root.rglob("*"):
