@@ -2,8 +2,8 @@
 
 Embedder: SciFact passages/s (``embed``). Cross-encoder and MVP: candidates/s for one query's
 list of 20 (one call per query). Quality: nDCG@10 of each backend on the parity gate's fixed
-sample (8 SciFact test queries x 20 candidates). Medians of ``--repeats`` timed passes after one
-warm-up. Usage::
+sample (``--queries`` SciFact test queries x 20 candidates: the relevant documents and BM25
+distractors). Medians of ``--repeats`` timed passes after one warm-up. Usage::
 
     python bench/onnx_speed.py --dense DIR --cross-encoder DIR --mvp DIR   # exported dirs (with --int8)
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -55,18 +54,20 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--passages", type=int, default=64, help="passages for the embedder timing")
+    ap.add_argument("--queries", type=int, default=30, help="queries in the nDCG@10 sample (the gate's default, 30)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
 
     import torch
 
     torch.set_num_threads(args.threads)
+    from viewrank.exporters.cpu import cpu_info, describe
     from viewrank.exporters.parity import _mean_ndcg, _scores_and_values, scifact_sample
     from viewrank.manager import get_host
     from viewrank.runs import atomic_write_text
 
     host = get_host()
-    sample = scifact_sample(None, n_queries=8)
+    sample = scifact_sample(None, n_queries=args.queries)
     passages = [t for lst in sample.lists for _, t in lst][: args.passages]
     rows = []
 
@@ -110,10 +111,11 @@ def main() -> int:
     run_backends("MVP", f"mvp:{args.mvp_model}", args.mvp, "reranker")
     result = {
         "bench": "onnx_speed",
-        "machine": f"2-core CPU ({platform.processor() or platform.machine()}, AVX-512 VNNI); "
-                   f"{args.threads} threads for torch and ORT; load {os.getloadavg()[0]:.1f} at the end",
+        "machine": f"{describe()}; {args.threads} threads for torch and ORT; "
+                   f"load {os.getloadavg()[0]:.1f} at the end",
+        "cpu": cpu_info(),
         "inputs": f"{args.passages} SciFact passages (embedder); 4 queries x 20 candidates per pass (rerankers); "
-                  "nDCG@10 on 8 SciFact test queries x 20 candidates (the parity sample)",
+                  f"nDCG@10 on {args.queries} SciFact test queries x 20 candidates (the parity sample: relevant + BM25 distractors)",
         "repeats": args.repeats, "statistic": "median seconds per pass, after one warm-up",
         "cuda_fp16_latency_100_candidates": cuda_latency(),
         "rows": rows,

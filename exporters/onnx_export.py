@@ -31,6 +31,7 @@ EXPORTERS = ("torchscript", "dynamo")
 class ExportOptions:
     fp16: bool = False
     int8: bool = False
+    int8_weights: str = "s8-7bit"
     opset: int = 17
     exporter: str = "torchscript"
     optimize: bool = True
@@ -39,7 +40,7 @@ class ExportOptions:
     ml_commons: bool = False
     parity: bool = True
     parity_data: str | None = None
-    parity_queries: int = 8
+    parity_queries: int = 30
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -168,6 +169,12 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     _log(f"building {spec}")
+    if opts.exporter not in EXPORTERS:
+        raise ViewrankError(f"unknown exporter {opts.exporter!r}; choose one of {', '.join(EXPORTERS)}")
+    from viewrank.exporters.quantize import INT8_WEIGHTS
+
+    if opts.int8_weights not in INT8_WEIGHTS:
+        raise ViewrankError(f"unknown int8 weight format {opts.int8_weights!r}; choose one of {', '.join(INT8_WEIGHTS)}")
     kind, model = build_model(spec)
     config = config_for(model)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -177,8 +184,6 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         external = nbytes > EXTERNAL_DATA_BYTES
         cfg["external_data"] = external
         graph = config.graph(model if kind == "embedder" else model.model)
-        if opts.exporter not in EXPORTERS:
-            raise ViewrankError(f"unknown exporter {opts.exporter!r}; choose one of {', '.join(EXPORTERS)}")
         _log(f"exporting {config.task} graph (opset {opts.opset}, torch.onnx {opts.exporter} exporter)")
         _export_graph(graph, config, _example(kind, model), tmp / "model.onnx", opts.opset, external, opts.exporter)
         cfg["exporter"] = opts.exporter
@@ -202,8 +207,9 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
                     _log(f"fused for ONNX Runtime before int8: {fused}")
                     cfg["int8_fused_ops"] = fused
                     source = tmp / "_fused.onnx"
-            _log("quantising to int8 (dynamic, MatMul/Gemm weights)")
-            quantize_int8(source, tmp / "model_int8.onnx")
+            _log(f"quantising to int8 (dynamic, MatMul/Gemm weights as {opts.int8_weights})")
+            quantize_int8(source, tmp / "model_int8.onnx", opts.int8_weights)
+            cfg["int8_weights"] = opts.int8_weights
             (tmp / "_fused.onnx").unlink(missing_ok=True)
             variants["int8"] = "model_int8.onnx"
         if opts.fp16:
@@ -224,7 +230,10 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         write_json(tmp / "config.json", hf_config)
         write_json(tmp / RUNTIME_CONFIG, cfg)
         if opts.parity:
+            from viewrank.exporters.cpu import cpu_info
+
             cfg["parity"] = run_gate(tmp, kind, model, config, variants, opts)
+            cfg["parity_cpu"] = cpu_info()  # int8 kernels differ by instruction set: what the gate judged
             write_json(tmp / RUNTIME_CONFIG, cfg)
         name = opts.name or out.name
         if opts.ml_commons:

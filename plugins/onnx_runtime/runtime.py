@@ -57,6 +57,26 @@ def check_active(active: Sequence[str], requested: Sequence[str], explicit: bool
     return active
 
 
+def warn_other_int8_kernels(config: dict, what: str) -> str | None:
+    """Log (and return) a warning when this CPU runs other int8 kernels than the parity gate judged.
+
+    MLAS's integer GEMM differs by instruction set (VNNI or not, AMX): an int8 graph checked on
+    one family computes slightly different numbers on another, which the gate did not see.
+    """
+    from viewrank.exporters.cpu import cpu_info
+
+    gate = (config.get("parity_cpu") or {}).get("int8_kernels")
+    here = cpu_info()["int8_kernels"]
+    if not gate or gate == here:
+        return None
+    import logging
+
+    msg = (f"{what}: its parity gate ran on {gate} int8 kernels; this CPU uses {here}, whose results "
+           f"the gate did not check (export it again here to check them)")
+    logging.getLogger("viewrank.onnx").warning(msg)
+    return msg
+
+
 def load_config(model_dir: str | Path) -> dict:
     path = Path(model_dir) / CONFIG_NAME
     if not path.is_file():
@@ -99,6 +119,8 @@ class OnnxModel:
         self.providers = check_active(self.session.get_providers(), requested,
                                       explicit=named_providers(providers) is not None,
                                       what=f"{self.dir} ({variant})")
+        if variant == "int8" and "CPUExecutionProvider" in self.providers[:1]:
+            warn_other_int8_kernels(self.config, f"{self.dir} ({variant})")
 
     def encode(self, first: Sequence[str], second: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         batch = list(zip(first, second)) if second is not None else list(first)

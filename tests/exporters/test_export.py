@@ -42,6 +42,7 @@ def test_embedder_export_writes_every_artifact(dense_export):
     assert cfg["parity"]["fp32"]["min_kendall_tau"] >= 0.99 and cfg["parity"]["fp32"]["ndcg10_diff"] <= 0.002
     assert not list(dense_export.parent.glob(".dense.partial-*"))
     assert cfg["exporter"] == "torchscript" and cfg["opset"] == 17
+    assert cfg["int8_weights"] == "s8-7bit"  # the default: no 16-bit saturation on CPUs without VNNI
     # the int8 variant is quantised from the graph fused for ONNX Runtime; model.onnx stays standard ONNX
     assert cfg["int8_fused_ops"]["Attention"] == 2 and cfg["int8_fused_ops"]["SkipLayerNormalization"] == 4
     assert not list(dense_export.glob("_fused*"))

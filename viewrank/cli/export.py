@@ -12,6 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--fp16", action="store_true", help="also write an fp16 graph (GPU providers, Triton)")
     p.add_argument("--int8", action="store_true", help="also write a dynamically quantised int8 graph (CPU)")
+    p.add_argument("--int8-weights", choices=("s8-7bit", "s8", "u8"), default="s8-7bit",
+                   help="int8 weight format (default s8-7bit: 7-bit signed weights, which CPUs without VNNI "
+                        "cannot saturate; s8 only for VNNI/AMX targets; see docs/export.md)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17; the dynamo exporter needs 18 or more)")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                    help="torch.onnx exporter (default torchscript: parity-checked, and ONNX Runtime can fuse its attention)")
@@ -22,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ml-commons", action="store_true", help="also write the ml-commons zip and register body")
     p.add_argument("--no-parity", action="store_true", help="skip the SciFact parity gate (not recommended)")
     p.add_argument("--parity-data", default=None, help="BEIR SciFact dir for the gate (default ../shared/data/scifact)")
-    p.add_argument("--parity-queries", type=int, default=8, help="queries in the gate's sample (default 8)")
+    p.add_argument("--parity-queries", type=int, default=30, help="queries in the gate's sample (default 30)")
     p.add_argument("--name", default=None, help="model name in the bundles (default: the --out folder's name)")
     p.set_defaults(func=run)
 
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     exporter = get_host().exporter(args.format)
-    options = dict(fp16=args.fp16, int8=args.int8, opset=args.opset, exporter=args.exporter,
+    options = dict(fp16=args.fp16, int8=args.int8, int8_weights=args.int8_weights, opset=args.opset, exporter=args.exporter,
                    optimize=not args.no_optimize, max_length=args.max_length,
                    triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,
                    parity_data=args.parity_data, parity_queries=args.parity_queries, name=args.name)
