@@ -86,3 +86,35 @@ def test_int8_weight_formats_are_recorded_and_checked(tiny_dense, tmp_path):
     with pytest.raises(ViewrankError, match="'s4'.*s8, s8-7bit, u8"):
         export(f"dense:{tiny_dense}", tmp_path / "bad", int8=True, int8_weights="s4")
     assert not (tmp_path / "bad").exists()
+
+
+class _ListScorer:
+    """Scores each candidate list from a table (a stand-in for a variant's outputs in check())."""
+
+    def __init__(self, sample, rank_relevant: str) -> None:
+        self.sample, self.rank_relevant = sample, rank_relevant
+
+    def score(self, query: str, texts: list[str]):
+        import numpy as np
+
+        qid = next(q for q, t in self.sample.queries if t == query)
+        lst = self.sample.lists[[t for _, t in self.sample.queries].index(query)]
+        rel = np.array([d in self.sample.qrels[qid] for d, _ in lst])
+        base = -np.arange(len(texts), dtype=np.float32) / len(texts)  # list order, relevant first
+        if self.rank_relevant == "middle":
+            return np.where(rel, -0.5, base + 0.3 * (base > -0.5)).astype(np.float32)
+        return base
+
+
+@needs_scifact
+def test_gate_fails_an_ndcg_loss_and_reports_a_gain():
+    from viewrank.exporters.parity import check
+
+    sample = scifact_sample(SCIFACT, n_queries=3, list_size=10)
+    first, middle = _ListScorer(sample, "first"), _ListScorer(sample, "middle")
+    ref_first = ([first.score(t, [x for _, x in lst]) for (_, t), lst in zip(sample.queries, sample.lists)],) * 2
+    ref_middle = ([middle.score(t, [x for _, x in lst]) for (_, t), lst in zip(sample.queries, sample.lists)],) * 2
+    loss = check(sample, "reranker", ref_first, middle, "int8", atol=10, ndcg_limit=0.005, tau_limit=-1)
+    assert not loss.passed and any("drops by" in f for f in loss.failures)
+    gain = check(sample, "reranker", ref_middle, first, "int8", atol=10, ndcg_limit=0.005, tau_limit=-1)
+    assert gain.passed and gain.ndcg10_onnx > gain.ndcg10_torch
