@@ -262,14 +262,23 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
 def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],
              opts: ExportOptions) -> dict:
     """Parity of every variant against PyTorch; raises with every failure named."""
+    reports, failures = gate_reports(tmp, kind, model, config, variants, opts.parity_data, opts.parity_queries)
+    if failures:
+        raise ViewrankError("parity gate failed (nothing written): " + "; ".join(failures))
+    return reports
+
+
+def gate_reports(folder: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],
+                 parity_data: str | None, parity_queries: int) -> tuple[dict, list[str]]:
+    """Every variant's parity report against PyTorch, and the failures (``variant: what``)."""
     from viewrank.exporters.parity import check, scifact_sample, torch_reference
 
-    sample = scifact_sample(opts.parity_data, n_queries=opts.parity_queries)
+    sample = scifact_sample(parity_data, n_queries=parity_queries)
     _log(f"parity gate: {len(sample.queries)} SciFact queries x {len(sample.lists[0])} candidates")
     reference = torch_reference(sample, kind, model)
     reports, failures = {}, []
     for variant in variants:
-        runtime, skipped = _load_runtime(tmp, config.kind, variant)
+        runtime, skipped = _load_runtime(folder, config.kind, variant)
         if runtime is None:
             reports[variant] = {"skipped": skipped}
             _log(f"  {variant}: not checked ({skipped})")
@@ -282,9 +291,7 @@ def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dic
              f"{f' (ties: closer than {tie:.0%} of the score scale)' if tie else ''}, "
              f"nDCG@10 torch {rep.ndcg10_torch:.4f} onnx {rep.ndcg10_onnx:.4f} -> {'ok' if rep.passed else 'FAIL'}")
         failures += [f"{variant}: {f}" for f in rep.failures]
-    if failures:
-        raise ViewrankError("parity gate failed (nothing written): " + "; ".join(failures))
-    return reports
+    return reports, failures
 
 
 def gate_providers(variant: str, available: list[str]) -> list[str] | None:

@@ -72,7 +72,7 @@ def warn_other_int8_kernels(config: dict, what: str) -> str | None:
     import logging
 
     msg = (f"{what}: its parity gate ran on {gate} int8 kernels; this CPU uses {here}, whose results "
-           f"the gate did not check (export it again here to check them)")
+           f"the gate did not check (`viewrank verify-export DIR` checks them here)")
     logging.getLogger("viewrank.onnx").warning(msg)
     return msg
 

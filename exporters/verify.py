@@ -1,0 +1,55 @@
+"""``viewrank verify-export DIR``: check an exported directory where it will run.
+
+The export's parity gate judged its graphs on the exporting machine; int8 kernels differ by
+instruction set (see :mod:`viewrank.exporters.cpu`) and files can be damaged in transit. This
+re-checks both on the machine at hand, without writing anything: every file against
+``manifest.json``, then the parity gate of each variant that can run here against the PyTorch
+model the directory was exported from (``source`` in its config, or ``--model``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from viewrank.errors import ViewrankError
+
+
+def verify_export(export_dir: str | Path, model_spec: str | None = None, variants: Sequence[str] | None = None,
+                  parity_data: str | None = None, parity_queries: int = 30) -> dict[str, Any]:
+    """The verification report: ``passed``, ``failures``, per-variant ``reports``, both CPUs."""
+    from viewrank.exporters.artifacts import MANIFEST, verify_manifest
+    from viewrank.exporters.configs import config_for
+    from viewrank.exporters.cpu import cpu_info
+    from viewrank.exporters.onnx_export import build_model, gate_reports
+    from viewrank.plugins.onnx_runtime.runtime import load_config
+
+    folder = Path(export_dir)
+    cfg = load_config(folder)
+    if not (folder / MANIFEST).is_file():
+        raise ViewrankError(f"{folder}: {MANIFEST} missing; cannot tell whether its files are the exported ones")
+    problems = verify_manifest(folder)
+    if problems:
+        raise ViewrankError(f"{folder}: files differ from {MANIFEST}: " + "; ".join(problems))
+    spec = model_spec or cfg.get("source")
+    if not spec:
+        raise ViewrankError(f"{folder}: its config names no source model; pass --model SPEC")
+    exported = cfg.get("variants", {})
+    chosen = list(variants or exported)
+    unknown = [v for v in chosen if v not in exported]
+    if unknown:
+        raise ViewrankError(f"{folder} has no {', '.join(unknown)} graph; exported variants: {', '.join(exported)}")
+    kind, model = build_model(spec)
+    config = config_for(model)
+    if config.kind != cfg.get("kind"):
+        raise ViewrankError(f"{spec} is a {config.kind}, but {folder} holds a {cfg.get('kind')} graph")
+    # the torch side must cut texts where the exported tokenizer does
+    target = model.config if kind == "embedder" else model.model.config
+    target.max_length = int(cfg["max_length"])
+    import torch
+
+    with torch.inference_mode():
+        reports, failures = gate_reports(folder, kind, model, config, {v: exported[v] for v in chosen},
+                                         parity_data, parity_queries)
+    return {"dir": str(folder), "source": spec, "cpu": cpu_info(), "gate_cpu": cfg.get("parity_cpu"),
+            "queries": parity_queries, "reports": reports, "failures": failures, "passed": not failures}

@@ -1,0 +1,67 @@
+"""``viewrank verify-export``: an intact export passes here; damaged files and another model fail."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from viewrank.errors import ViewrankError
+from viewrank.exporters.verify import verify_export
+
+from .conftest import export, needs_scifact
+
+pytestmark = needs_scifact
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_dense, tmp_path_factory):
+    return export(f"dense:{tiny_dense}", tmp_path_factory.mktemp("verify") / "dense", int8=True)
+
+
+def test_intact_export_passes_on_this_machine(exported, tmp_path):
+    report = verify_export(exported, parity_queries=3)
+    assert report["passed"] and report["failures"] == []
+    assert set(report["reports"]) == {"fp32", "int8"} and report["reports"]["int8"]["passed"]
+    assert report["gate_cpu"]["int8_kernels"] == report["cpu"]["int8_kernels"]
+    out = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "viewrank", "verify-export", str(exported), "--parity-queries", "3",
+                           "--variant", "fp32", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "ok on" in done.stdout and set(json.loads(out.read_text())["reports"]) == {"fp32"}
+
+
+def test_damaged_file_is_named_before_any_gate(exported, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    with open(copy / "model_int8.onnx", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00\x01\x02")
+    with pytest.raises(ViewrankError, match="model_int8.onnx: sha256 differs"):
+        verify_export(copy, parity_queries=3)
+    with pytest.raises(ViewrankError, match="no fp16 graph"):
+        verify_export(exported, variants=["fp16"], parity_queries=3)
+
+
+def test_another_model_fails_the_gate_with_exit_status_1(exported, tiny_dense, tmp_path):
+    import torch
+    from transformers import BertModel
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_dense, other)
+    model = BertModel.from_pretrained(other)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    model.save_pretrained(other)
+    done = subprocess.run([sys.executable, "-m", "viewrank", "verify-export", str(exported), "--model", f"dense:{other}",
+                           "--parity-queries", "3"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED" in done.stdout and "fp32: max abs diff" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "viewrank", "verify-export", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "viewrank_onnx.json missing" in bad.stderr

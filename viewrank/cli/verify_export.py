@@ -1,0 +1,35 @@
+"""``viewrank verify-export DIR``: manifest and parity gate of an exported directory, on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify-export", help="re-check an exported ONNX dir here: file hashes and the parity gate")
+    p.add_argument("dir", help="a directory written by `viewrank export onnx`")
+    p.add_argument("--model", default=None, help="PyTorch model spec to compare with (default: the export's source)")
+    p.add_argument("--variant", action="append", default=None, help="check only this variant (repeatable)")
+    p.add_argument("--parity-data", default=None, help="BEIR SciFact dir (default ../shared/data/scifact)")
+    p.add_argument("--parity-queries", type=int, default=30, help="queries in the gate's sample (default 30)")
+    p.add_argument("--json", default=None, help="also write the report to this file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from viewrank.exporters.verify import verify_export
+    from viewrank.runs import atomic_write_text
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    report = verify_export(args.dir, args.model, args.variant, args.parity_data, args.parity_queries)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+    gate = (report["gate_cpu"] or {}).get("int8_kernels", "unknown")
+    print(f"{args.dir}: {'ok' if report['passed'] else 'FAILED'} on {report['cpu']['int8_kernels']} int8 kernels "
+          f"(exported on {gate})")
+    for failure in report["failures"]:
+        print(f"  {failure}")
+    return 0 if report["passed"] else 1
