@@ -21,27 +21,16 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from onnx_speed import timed  # bench/ is on sys.path when a bench script runs
 
 OUT = Path(__file__).resolve().parent / "results" / "int8_ceiling.json"
 SHAPES = ((384, 1536), (1536, 384), (384, 384))
 WEIGHTS = {"s8": dict(weight="QInt8", reduce_range=False), "s8-7bit": dict(weight="QInt8", reduce_range=True),
            "u8": dict(weight="QUInt8", reduce_range=False)}
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def session(path: Path, threads: int, profile: str | None = None):
@@ -79,15 +68,15 @@ def gemm_rows(rows: int, threads: int, repeats: int) -> list[dict]:
             wt = torch.randn(k, n) * 0.05
             xt = torch.from_numpy(xs)
             with torch.inference_mode():
-                rates = {"torch fp32": gops / median_seconds(lambda: xt @ wt, repeats)}
+                rates = {"torch fp32": gops / timed(lambda: xt @ wt, repeats)}
             s = session(fp32, threads)
-            rates["ORT fp32"] = gops / median_seconds(lambda: s.run(None, {"X": xs}), repeats)
+            rates["ORT fp32"] = gops / timed(lambda: s.run(None, {"X": xs}), repeats)
             for name, w in WEIGHTS.items():
                 q = Path(tmp) / f"mm_{k}_{n}_{name}.onnx"
                 quantize_dynamic(str(fp32), str(q), weight_type=getattr(QuantType, w["weight"]), per_channel=True,
                                  reduce_range=w["reduce_range"])
                 sq = session(q, threads)
-                rates[f"ORT int8 {name}"] = gops / median_seconds(lambda: sq.run(None, {"X": xs}), repeats)
+                rates[f"ORT int8 {name}"] = gops / timed(lambda: sq.run(None, {"X": xs}), repeats)
             for backend, rate in rates.items():
                 out.append({"shape": f"[{rows}x{k}] @ [{k}x{n}]", "backend": backend, "gop_per_s": round(rate, 1),
                             "vs_torch_fp32": round(rate / rates["torch fp32"], 2),
@@ -115,9 +104,9 @@ def profile_model(export: Path, threads: int, repeats: int, passages: int) -> di
     texts = [t for lst in sample.lists for _, t in lst][:passages]
     dense = get_host().embedder("dense")
     with torch.inference_mode():
-        t_torch = median_seconds(lambda: dense.embed(texts, role="passage"), repeats)
+        t_torch = timed(lambda: dense.embed(texts, role="passage"), repeats)
     int8 = OnnxEmbedder(export, variant="int8", threads=threads, providers="CPUExecutionProvider")
-    t_int8 = median_seconds(lambda: int8.embed(texts, role="passage"), repeats)
+    t_int8 = timed(lambda: int8.embed(texts, role="passage"), repeats)
     # token counts as the runtime pads them (sorted batches of its batch size)
     order = sorted(texts, key=len)
     lengths = []
