@@ -95,6 +95,67 @@ class EmbedderOnnxConfig(OnnxConfig):
                               "token_type_ids" in self.inputs).eval()
 
 
+class _QuantizedGraph(nn.Module):
+    """The float embedder graph followed by its stored quantiser, so the graph emits codes.
+
+    ``int8``: faiss QT_8bit codes minus 128 (``Int8Quantizer.quantize``), int8 ``[batch, dim]``.
+    ``binary``: ``(x - shift) @ R > 0`` packed 8 bits per byte, most significant bit first
+    (``np.packbits``, faiss's layout), uint8 ``[batch, nbits / 8]``.
+    """
+
+    def __init__(self, embedder: nn.Module, quantizer: Any) -> None:
+        super().__init__()
+        self.embedder = embedder
+        if hasattr(quantizer, "lo"):  # Int8Quantizer
+            self.kind = "int8"
+            self.register_buffer("lo", torch.as_tensor(quantizer.lo, dtype=torch.float32))
+            self.register_buffer("width", torch.as_tensor(quantizer.hi - quantizer.lo, dtype=torch.float32))
+        else:
+            self.kind = "binary"
+            self.register_buffer("shift", torch.as_tensor(quantizer.shift, dtype=torch.float32))
+            rot = quantizer.rotation
+            self.register_buffer("rotation", None if rot is None else torch.as_tensor(rot, dtype=torch.float32))
+            self.register_buffer("bit_values", torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.int32))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        vec = self.embedder(input_ids, attention_mask, token_type_ids)
+        if self.kind == "int8":
+            codes = torch.clamp(torch.floor((vec - self.lo) / self.width * 255.0), 0.0, 255.0)
+            return (codes - 128.0).to(torch.int8)
+        z = vec - self.shift
+        if self.rotation is not None:
+            z = z @ self.rotation
+        bits = (z > 0).to(torch.int32).reshape(z.shape[0], -1, 8)
+        return (bits * self.bit_values).sum(-1).to(torch.uint8)
+
+
+@dataclass
+class QuantizedEmbedderOnnxConfig(EmbedderOnnxConfig):
+    """``int8:DIR`` / ``binary:DIR``: a dense embedder whose graph ends in its quantiser.
+
+    The values compared are the codes (int8 values; bits for binary), so ``atol`` is in code
+    units for int8 (one step at a rounding boundary) and, for binary, the largest fraction of
+    one vector's bits that may differ.
+    """
+
+    task: ClassVar[str] = "text-embedding-quantized"
+    output_dtype: str = "int8"
+    diff_measure: str = "abs"
+    atol: float = 1.0
+    int8_atol: float = 64.0
+
+    @classmethod
+    def for_quantized(cls, model: Any) -> "QuantizedEmbedderOnnxConfig":
+        base = EmbedderOnnxConfig.for_model(model.float_embedder)
+        if model.kind == "binary":
+            return cls(inputs=base.inputs, output_dtype="uint8", diff_measure="bit-fraction", atol=0.01, int8_atol=0.25)
+        return cls(inputs=base.inputs)
+
+    def graph(self, model: Any) -> nn.Module:
+        return _QuantizedGraph(EmbedderOnnxConfig.graph(self, model.float_embedder), model.quantizer).eval()
+
+
 class _ScorerGraph(nn.Module):
     """One query's ``[N, L]`` candidate inputs -> ``[N]`` scores (the MVP export contract)."""
 
@@ -139,6 +200,11 @@ def config_for(model: Any) -> OnnxConfig:
 
     if hasattr(model, "model") and hasattr(model, "config") and hasattr(model.config, "pooling"):
         return EmbedderOnnxConfig.for_model(model)
+    if hasattr(model, "quantizer") and hasattr(model, "float_embedder"):  # int8:DIR / binary:DIR
+        float_model = model.float_embedder
+        if not (hasattr(float_model, "config") and hasattr(float_model.config, "pooling")):
+            raise ViewrankError(f"{model.kind}:DIR wraps a {type(float_model).__name__}; only dense embedders export")
+        return QuantizedEmbedderOnnxConfig.for_quantized(model)
     inner = getattr(model, "model", model)  # ModelReranker wraps the nn.Module
     variant = getattr(getattr(inner, "config", None), "variant", None)
     if variant == "cross-encoder":

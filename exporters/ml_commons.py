@@ -81,6 +81,10 @@ def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str) -> Path:
     if cfg["task"] == "mvp":
         raise ViewrankError("ml-commons has no listwise local-model function: serve MVP with `viewrank serve "
                             "--reranker onnx:DIR` and an ml-commons remote connector (docs/serve.md)")
+    if cfg.get("output_dtype", "float32") != "float32":
+        raise ViewrankError(f"ml-commons TEXT_EMBEDDING models return float vectors, and this graph emits "
+                            f"{cfg['output_dtype']} codes: serve it with `viewrank serve --embedder onnx:DIR` and a "
+                            f"remote connector, or bundle the float model (dense:DIR)")
     if cfg.get("external_data"):
         raise ViewrankError("ml-commons zips hold a single .onnx file; this graph uses external data (> 2 GB)")
     zip_path = root / ZIP_NAME

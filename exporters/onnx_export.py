@@ -134,13 +134,18 @@ def _runtime_config(kind: str, spec: str, model: Any, config: OnnxConfig, opts: 
             "atol": config.atol, "int8_atol": config.int8_atol, "fp16_atol": config.fp16_atol,
             "tau": config.tau, "int8_tau": config.int8_tau, "int8_tie": config.int8_tie}
     if config.kind == "embedder":
-        c = model.config
+        dense = getattr(model, "float_embedder", model)  # int8:DIR / binary:DIR wrap a dense embedder
+        c = dense.config
         if opts.max_length:
             c.max_length = int(opts.max_length)
         base.update(pooling=c.pooling, normalize=c.normalize, query_prefix=c.query_prefix,
                     passage_prefix=c.passage_prefix, max_length=c.max_length, dim=int(model.dim),
-                    matryoshka_dim=c.dim, layer=c.layer, batch_size=c.batch_size)
-        return base, model.tokenizer, model.model
+                    matryoshka_dim=c.dim, layer=c.layer, batch_size=c.batch_size,
+                    output_dtype=getattr(config, "output_dtype", "float32"))
+        if dense is not model:
+            base["quantizer"] = {"kind": model.kind, "method": getattr(model.quantizer, "method", "faiss QT_8bit"),
+                                 "input_dim": int(model.quantizer.dim)}
+        return base, dense.tokenizer, dense.model
     inner = model.model
     if opts.max_length:
         inner.config.max_length = int(opts.max_length)
@@ -151,7 +156,7 @@ def _runtime_config(kind: str, spec: str, model: Any, config: OnnxConfig, opts: 
 def _example(kind: str, model: Any) -> dict[str, torch.Tensor]:
     texts = ["a short example text", "a second, somewhat longer example text for tracing"]
     if kind == "embedder":
-        batch = model.tokenize(texts, "passage")
+        batch = getattr(model, "float_embedder", model).tokenize(texts, "passage")
     else:
         batch = model.model.tokenize("example query", texts + ["a third candidate"])
     out = {k: v.cpu() for k, v in batch.items()}
@@ -285,7 +290,8 @@ def gate_reports(folder: Path, kind: str, model: Any, config: OnnxConfig, varian
             continue
         atol = {"fp32": config.atol, "int8": config.int8_atol, "fp16": config.fp16_atol}[variant]
         tau, tie = (config.int8_tau, config.int8_tie) if variant == "int8" else (config.tau, 0.0)
-        rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau, tie)
+        rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau, tie,
+                    getattr(config, "diff_measure", "abs"))
         reports[variant] = rep.as_dict()
         _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}"
              f"{f' (ties: closer than {tie:.0%} of the score scale)' if tie else ''}, "

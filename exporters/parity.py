@@ -163,14 +163,18 @@ def _scores_and_values(sample: ParitySample, kind: str, model) -> tuple[list[np.
     for (qid, qtext), cands in zip(sample.queries, sample.lists):
         texts = [t for _, t in cands]
         if kind == "embedder":
-            q = np.asarray(model.embed([qtext], role="query"), np.float32)
-            p = np.asarray(model.embed(texts, role="passage"), np.float32)
-            scores.append(p @ q[0])
-            values.append(np.concatenate([q.ravel(), p.ravel()]))
+            q, p = np.asarray(model.embed([qtext], role="query")), np.asarray(model.embed(texts, role="passage"))
+            if q.dtype == np.uint8:  # packed binary codes: rank by Hamming distance, compare bits
+                q, p = np.unpackbits(q, axis=1).astype(np.float32), np.unpackbits(p, axis=1).astype(np.float32)
+                scores.append(-np.abs(p - q[0]).sum(1))
+            else:  # float vectors, or int8 codes (dot product in code space)
+                q, p = q.astype(np.float32), p.astype(np.float32)
+                scores.append(p @ q[0])
+            values.append(np.concatenate([q, p]))
         else:
             s = np.asarray(model.score(qtext, texts), np.float32)
             scores.append(s)
-            values.append(s)
+            values.append(s[:, None])
     return scores, values
 
 
@@ -188,10 +192,17 @@ def torch_reference(sample: ParitySample, kind: str, torch_model) -> tuple[list[
 
 
 def check(sample: ParitySample, kind: str, reference: tuple[list[np.ndarray], list[np.ndarray]], onnx_model,
-          variant: str, atol: float, ndcg_limit: float, tau_limit: float = 0.99, tie: float = 0.0) -> ParityReport:
+          variant: str, atol: float, ndcg_limit: float, tau_limit: float = 0.99, tie: float = 0.0,
+          diff_measure: str = "abs") -> ParityReport:
+    """One variant against the reference. ``diff_measure``: ``abs``, the largest absolute
+    difference of any output value; ``bit-fraction`` (binary codes), the largest fraction of one
+    vector's bits that differ."""
     ref_scores, ref_values = reference
     scores, values = _scores_and_values(sample, kind, onnx_model)
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(ref_values, values))
+    if diff_measure == "bit-fraction":
+        diff = max(float(np.abs(a - b).mean(1).max()) for a, b in zip(ref_values, values))
+    else:
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(ref_values, values))
     # ties: closer than ``tie`` x the reference's score scale (its range over the whole sample)
     scale = float(max(r.max() for r in ref_scores) - min(r.min() for r in ref_scores))
     taus = [kendall_tau(a, b, tie * scale) for a, b in zip(ref_scores, scores)]

@@ -14,6 +14,8 @@ from pathlib import Path
 from viewrank.runs import atomic_write_text
 
 DIR_NAME = "triton"
+# output dtypes: float vectors and scores; int8 values and packed binary codes (int8:DIR, binary:DIR)
+TRITON_TYPES = {"float32": "TYPE_FP32", "int8": "TYPE_INT8", "uint8": "TYPE_UINT8"}
 
 
 def config_pbtxt(name: str, cfg: dict, max_batch_size: int = 64) -> str:
@@ -30,7 +32,8 @@ def config_pbtxt(name: str, cfg: dict, max_batch_size: int = 64) -> str:
             out_dims = "[ 1 ]"  # per-item score; Triton adds the batch axis
     for inp in cfg["inputs"]:
         lines += ["input [", "  {", f'    name: "{inp}"', "    data_type: TYPE_INT64", f"    dims: {in_dims}", "  }", "]"]
-    lines += ["output [", "  {", f'    name: "{cfg["outputs"][0]}"', "    data_type: TYPE_FP32",
+    out_type = TRITON_TYPES[cfg.get("output_dtype", "float32")]
+    lines += ["output [", "  {", f'    name: "{cfg["outputs"][0]}"', f"    data_type: {out_type}",
               f"    dims: {out_dims}"]
     if not listwise and cfg["kind"] != "embedder":
         lines.append("    reshape: { shape: [ ] }")

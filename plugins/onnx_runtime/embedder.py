@@ -12,7 +12,8 @@ from viewrank.plugins.onnx_runtime.runtime import OnnxModel
 
 
 class OnnxEmbedder:
-    """``embed(texts, role)`` with the exported prefixes and batch size; vectors come out finished."""
+    """``embed(texts, role)`` with the exported prefixes and batch size; vectors come out finished
+    (float32, or the int8 values / packed binary codes of a quantised export)."""
 
     def __init__(self, model_dir: str | Path, **options) -> None:
         self.onnx = OnnxModel(model_dir, **options)
@@ -22,6 +23,8 @@ class OnnxEmbedder:
         self.dim = int(cfg["dim"])
         self.batch_size = int(cfg.get("batch_size", 32))
         self.prefixes = {"query": cfg.get("query_prefix", ""), "passage": cfg.get("passage_prefix", "")}
+        # int8:DIR / binary:DIR exports emit codes: int8 values, or packed bits as uint8
+        self.dtype = np.dtype(cfg.get("output_dtype", "float32"))
 
     def embed(self, texts: Sequence[str], role: str = "passage") -> np.ndarray:
         if isinstance(texts, str):
@@ -29,9 +32,9 @@ class OnnxEmbedder:
         if role not in self.prefixes:
             raise ViewrankError(f"unknown role {role!r}; use 'query' or 'passage'")
         texts = [self.prefixes[role] + t for t in texts]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=self.dtype)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
         for s in range(0, len(order), self.batch_size):
             idx = order[s : s + self.batch_size]
-            out[idx] = self.onnx.run([texts[i] for i in idx])
+            out[idx] = self.onnx.run([texts[i] for i in idx], dtype=self.dtype)
         return out

@@ -131,9 +131,9 @@ class OnnxModel:
             feeds["token_type_ids"] = np.asarray([e.type_ids for e in enc], dtype=np.int64)
         return feeds
 
-    def run(self, first: Sequence[str], second: Sequence[str] | None = None) -> np.ndarray:
+    def run(self, first: Sequence[str], second: Sequence[str] | None = None, dtype=np.float32) -> np.ndarray:
         feeds = self.encode(first, second)
-        return np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+        return np.asarray(self.session.run(None, feeds)[0], dtype=dtype)
 
 
 def parse_arg(arg: str | None) -> tuple[str, dict[str, str]]:
