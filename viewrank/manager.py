@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pluggy
 
@@ -76,6 +77,7 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"a plugin implements a hook viewrank does not define: {exc}") from exc
         self.registry = Registry()
+        self._shared: dict[str, Any] | None = None  # see shared_rerankers
         self._registered: dict[str, dict[str, list[str]]] = {}
         for kind in KINDS:
             self._collect(kind)
@@ -120,7 +122,27 @@ class PluginHost:
         return out
 
     def reranker(self, spec: str) -> Any:
-        return self.registry.create("reranker", spec)
+        shared = self._shared
+        if shared is None:
+            return self.registry.create("reranker", spec)
+        if spec not in shared:
+            shared[spec] = self.registry.create("reranker", spec)
+        return shared[spec]
+
+    @contextmanager
+    def shared_rerankers(self) -> Iterator[None]:
+        """Within the block, one reranker instance per spec string.
+
+        ``viewrank rerank --reranker bi-encoder --reranker fuse:0.4:bi-encoder`` then loads the
+        model once, and the fused run reuses the passage vectors the plain run cached. Leaving
+        the block drops the instances.
+        """
+        outer = self._shared
+        self._shared = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            self._shared = outer
 
     def embedder(self, spec: str) -> Any:
         return self.registry.create("embedder", spec)

@@ -73,3 +73,13 @@ def test_a_reranker_that_drops_documents_is_refused():
 
     with pytest.raises(ViewrankError, match="different set of documents"):
         FusedReranker(Dropper(), 0.5).rerank(Q, CANDS)
+
+
+def test_one_rerank_run_shares_a_spec_between_plain_and_fused():
+    host = get_host()
+    with host.shared_rerankers():
+        plain, fused = host.reranker("none"), host.reranker("fuse:0.5:none")
+        assert fused.inner is plain  # `viewrank rerank` loads the model (and fills its caches) once
+        assert host.reranker("none") is plain
+    assert host.reranker("none") is not plain  # outside a run every call builds a new one
+    assert host.reranker("none") is not host.reranker("none")

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if not queries:
         raise ViewrankError(f"split {args.split!r} of {args.dataset} has no queries")
     host = get_host()
-    rerankers = {spec: host.reranker(spec) for spec in specs}  # fail on a bad name before any work
+    with host.shared_rerankers():  # fuse:W:SPEC reuses the SPEC run's model and caches
+        rerankers = {spec: host.reranker(spec) for spec in specs}  # fail on a bad name before any work
 
     started = time.perf_counter()
     first_stage = Bm25(args.index).search(queries, args.depth, threads=args.threads)
