@@ -121,8 +121,11 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    result = {"bench": "serve_load", "machine": f"{os.cpu_count()}-core CPU, server and clients on it; "
+    from viewrank.exporters.cpu import describe
+
+    result = {"bench": "serve_load", "machine": f"{describe()}; server and clients on it; "
                                                   f"load {os.getloadavg()[0]:.1f} at the end",
+              "date": time.strftime("%Y-%m-%d %H:%M"),
               "embedder": args.embedder, "reranker": args.reranker,
               "workload": "/embed: 8 SciFact passages per request; /rerank: 1 query x 20 candidates, top_n 10",
               "server_rss_mb_before": round(mem_before, 1), "server_rss_mb_after": round(mem_after, 1), "rows": rows}

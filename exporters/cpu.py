@@ -18,8 +18,12 @@ FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"
 
 @lru_cache(maxsize=1)
 def cpu_info() -> dict:
-    """``{"model", "cores", "flags", "int8_kernels"}``; flags are the subset of :data:`FLAGS` present."""
+    """``{"model", "family", "cores", "flags", "int8_kernels"}``; flags are the subset of :data:`FLAGS`
+    present. ``family`` is ``cpu family``/``model`` from /proc/cpuinfo ("25/17"): virtual machines
+    often name only "AMD EPYC", and a Zen 3 (25/1, AVX2) and a Zen 4 (25/17, AVX-512 VNNI) then
+    look alike by name."""
     model, flags = platform.processor() or platform.machine(), set()
+    family = number = "?"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
@@ -27,13 +31,17 @@ def cpu_info() -> dict:
                 key = key.strip()
                 if key == "model name":
                     model = value.strip()
+                elif key == "cpu family":
+                    family = value.strip()
+                elif key == "model":
+                    number = value.strip()
                 elif key == "flags":
                     flags = set(value.split())
                     break
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": model, "cores": cores, "flags": [f for f in FLAGS if f in flags],
+    return {"model": model, "family": f"{family}/{number}", "cores": cores, "flags": [f for f in FLAGS if f in flags],
             "int8_kernels": int8_family(flags)}
 
 
@@ -53,6 +61,7 @@ def int8_family(flags: set[str] | frozenset[str]) -> str:
 
 
 def describe() -> str:
-    """One line for bench tables: ``AMD EPYC, 2 cores, int8 kernels: avx2 (no VNNI)``."""
+    """One line for bench tables: ``AMD EPYC (family/model 25/17), 2 cores, int8 kernels: avx512-vnni``."""
     info = cpu_info()
-    return f"{info['model']}, {info['cores']} cores, int8 kernels: {info['int8_kernels']}"
+    return (f"{info['model']} (family/model {info['family']}), {info['cores']} cores, "
+            f"int8 kernels: {info['int8_kernels']}")

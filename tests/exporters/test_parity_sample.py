@@ -63,6 +63,8 @@ def test_int8_family_follows_the_instruction_set():
     assert int8_family(set()) == "other"
     info = cpu_info()
     assert info["cores"] >= 1 and info["int8_kernels"] == int8_family(set(info["flags"]))
+    family, _, number = info["family"].partition("/")  # "25/17" where /proc/cpuinfo has them
+    assert number and (family == number == "?" or (family.isdigit() and number.isdigit()))
 
 
 def test_other_int8_kernels_than_the_gate_saw_are_reported(caplog):
