@@ -54,7 +54,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--passages", type=int, default=64, help="passages for the embedder timing")
-    ap.add_argument("--queries", type=int, default=30, help="queries in the nDCG@10 sample (the gate's default, 30)")
+    ap.add_argument("--queries", type=int, default=30, help="queries in the nDCG@10 sample (default 30; the gate uses 100)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
 

@@ -40,7 +40,7 @@ class ExportOptions:
     ml_commons: bool = False
     parity: bool = True
     parity_data: str | None = None
-    parity_queries: int = 30
+    parity_queries: int = 100
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

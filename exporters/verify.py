@@ -16,7 +16,7 @@ from viewrank.errors import ViewrankError
 
 
 def verify_export(export_dir: str | Path, model_spec: str | None = None, variants: Sequence[str] | None = None,
-                  parity_data: str | None = None, parity_queries: int = 30) -> dict[str, Any]:
+                  parity_data: str | None = None, parity_queries: int = 100) -> dict[str, Any]:
     """The verification report: ``passed``, ``failures``, per-variant ``reports``, both CPUs."""
     from viewrank.exporters.artifacts import MANIFEST, verify_manifest
     from viewrank.exporters.configs import config_for
