@@ -65,3 +65,19 @@ def test_another_model_fails_the_gate_with_exit_status_1(exported, tiny_dense, t
     bad = subprocess.run([sys.executable, "-m", "viewrank", "verify-export", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "viewrank_onnx.json missing" in bad.stderr
+
+
+def test_the_commands_sample_the_same_default_number_of_queries():
+    import inspect
+
+    from viewrank.cli import build_parser
+    from viewrank.exporters.onnx_export import ExportOptions
+    from viewrank.exporters.verify import verify_export as verify
+
+    parser = build_parser()
+    export_args = parser.parse_args(["export", "onnx", "dense", "--out", "x"])
+    verify_args = parser.parse_args(["verify-export", "x"])
+    default = ExportOptions().parity_queries
+    assert default == 100  # docs/export.md: 30 queries made the int8 nDCG@10 check a coin toss
+    assert export_args.parity_queries == verify_args.parity_queries == default
+    assert inspect.signature(verify).parameters["parity_queries"].default == default
