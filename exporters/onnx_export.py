@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.exporters import DEFAULT_PARITY_QUERIES
 from viewrank.exporters.artifacts import write_json, write_manifest
 from viewrank.exporters.configs import OnnxConfig, config_for
 from viewrank.savedir import normal_modes
@@ -40,7 +41,7 @@ class ExportOptions:
     ml_commons: bool = False
     parity: bool = True
     parity_data: str | None = None
-    parity_queries: int = 100
+    parity_queries: int = DEFAULT_PARITY_QUERIES
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

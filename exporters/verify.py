@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from viewrank.errors import ViewrankError
+from viewrank.exporters import DEFAULT_PARITY_QUERIES
 
 
 def verify_export(export_dir: str | Path, model_spec: str | None = None, variants: Sequence[str] | None = None,
-                  parity_data: str | None = None, parity_queries: int = 100) -> dict[str, Any]:
+                  parity_data: str | None = None, parity_queries: int = DEFAULT_PARITY_QUERIES) -> dict[str, Any]:
     """The verification report: ``passed``, ``failures``, per-variant ``reports``, both CPUs."""
     from viewrank.exporters.artifacts import MANIFEST, verify_manifest
     from viewrank.exporters.configs import config_for

@@ -6,13 +6,15 @@ import json
 
 import pytest
 
+from viewrank.exporters import DEFAULT_PARITY_QUERIES
+
 from .conftest import export, needs_scifact
 
 
 @pytest.mark.slow
 @needs_scifact
 def test_minilm_export_passes_the_parity_gate(tmp_path):
-    out = export("dense", tmp_path / "minilm", int8=True, parity_queries=100)  # the CLI's default sample
+    out = export("dense", tmp_path / "minilm", int8=True, parity_queries=DEFAULT_PARITY_QUERIES)  # the CLI's sample
     parity = json.loads((out / "viewrank_onnx.json").read_text())["parity"]
     assert parity["fp32"]["max_abs_diff"] < 1e-4 and parity["fp32"]["min_kendall_tau"] >= 0.99
     assert parity["fp32"]["ndcg10_diff"] <= 0.002

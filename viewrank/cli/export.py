@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from viewrank.exporters import DEFAULT_PARITY_QUERIES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a registered model (onnx: graph, int8/fp16, ml-commons zip, Triton)")
@@ -25,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ml-commons", action="store_true", help="also write the ml-commons zip and register body")
     p.add_argument("--no-parity", action="store_true", help="skip the SciFact parity gate (not recommended)")
     p.add_argument("--parity-data", default=None, help="BEIR SciFact dir for the gate (default ../shared/data/scifact)")
-    p.add_argument("--parity-queries", type=int, default=100, help="queries in the gate's sample (default 100)")
+    p.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
+                   help=f"queries in the gate's sample (default {DEFAULT_PARITY_QUERIES})")
     p.add_argument("--name", default=None, help="model name in the bundles (default: the --out folder's name)")
     p.set_defaults(func=run)
 

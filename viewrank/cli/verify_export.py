@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from viewrank.exporters import DEFAULT_PARITY_QUERIES
 import json
 
 
@@ -12,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="PyTorch model spec to compare with (default: the export's source)")
     p.add_argument("--variant", action="append", default=None, help="check only this variant (repeatable)")
     p.add_argument("--parity-data", default=None, help="BEIR SciFact dir (default ../shared/data/scifact)")
-    p.add_argument("--parity-queries", type=int, default=100, help="queries in the gate's sample (default 100)")
+    p.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
+                   help=f"queries in the gate's sample (default {DEFAULT_PARITY_QUERIES})")
     p.add_argument("--json", default=None, help="also write the report to this file")
     p.set_defaults(func=run)
 
