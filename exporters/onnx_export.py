@@ -33,6 +33,9 @@ class ExportOptions:
     fp16: bool = False
     int8: bool = False
     int8_weights: str = "s8-7bit"
+    int8_keep_fp32: str | None = None  # node names/globs, a count, or "auto" (viewrank.exporters.mixed)
+    int8_fp32_budget: float = 0.25
+    int8_calibration_queries: int = 50
     opset: int = 17
     exporter: str = "torchscript"
     optimize: bool = True
@@ -181,6 +184,14 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
 
     if opts.int8_weights not in INT8_WEIGHTS:
         raise ViewrankError(f"unknown int8 weight format {opts.int8_weights!r}; choose one of {', '.join(INT8_WEIGHTS)}")
+    if opts.int8_keep_fp32 is not None:
+        from viewrank.exporters.mixed import KeepRequest
+
+        if not opts.int8:
+            raise ViewrankError("int8_keep_fp32 (--int8-keep-fp32) chooses nodes of the int8 graph: add int8 (--int8)")
+        KeepRequest.parse(opts.int8_keep_fp32)  # bad syntax fails before the model is built
+        if opts.int8_calibration_queries < 1:
+            raise ViewrankError(f"--int8-calibration-queries {opts.int8_calibration_queries}: give 1 or more")
     kind, model = build_model(spec)
     config = config_for(model)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -200,23 +211,17 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         if inputs != list(config.inputs) or outputs != list(config.outputs):
             raise ViewrankError(f"exported graph has inputs {inputs} / outputs {outputs}; expected "
                                 f"{list(config.inputs)} / {list(config.outputs)}")
+        tokenizer.save_pretrained(str(tmp / "_tok"))
+        if not (tmp / "_tok" / "tokenizer.json").is_file():
+            raise ViewrankError(f"{spec}: its tokenizer has no fast (tokenizer.json) form; cannot export it")
+        shutil.move(str(tmp / "_tok" / "tokenizer.json"), tmp / "tokenizer.json")
+        shutil.rmtree(tmp / "_tok")
+        cfg["pad_token_id"] = int(tokenizer.pad_token_id or 0)
+        cfg["pad_token"] = str(tokenizer.pad_token or "[PAD]")
+        write_json(tmp / RUNTIME_CONFIG, cfg)  # the int8 search's trial graphs load with it
         variants = {"fp32": "model.onnx"}
         if opts.int8:
-            from viewrank.exporters.quantize import quantize_int8
-
-            source = tmp / "model.onnx"
-            if opts.optimize:
-                from viewrank.exporters.quantize import optimize_for_cpu
-
-                fused = optimize_for_cpu(source, tmp / "_fused.onnx", backbone.config)
-                if fused is not None:
-                    _log(f"fused for ONNX Runtime before int8: {fused}")
-                    cfg["int8_fused_ops"] = fused
-                    source = tmp / "_fused.onnx"
-            _log(f"quantising to int8 (dynamic, MatMul/Gemm weights as {opts.int8_weights})")
-            quantize_int8(source, tmp / "model_int8.onnx", opts.int8_weights)
-            cfg["int8_weights"] = opts.int8_weights
-            (tmp / "_fused.onnx").unlink(missing_ok=True)
+            _int8_variant(tmp, kind, model, config, backbone, cfg, opts)
             variants["int8"] = "model_int8.onnx"
         if opts.fp16:
             from viewrank.exporters.quantize import convert_fp16
@@ -225,13 +230,6 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
             convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
             variants["fp16"] = "model_fp16.onnx"
         cfg["variants"] = variants
-        tokenizer.save_pretrained(str(tmp / "_tok"))
-        if not (tmp / "_tok" / "tokenizer.json").is_file():
-            raise ViewrankError(f"{spec}: its tokenizer has no fast (tokenizer.json) form; cannot export it")
-        shutil.move(str(tmp / "_tok" / "tokenizer.json"), tmp / "tokenizer.json")
-        shutil.rmtree(tmp / "_tok")
-        cfg["pad_token_id"] = int(tokenizer.pad_token_id or 0)
-        cfg["pad_token"] = str(tokenizer.pad_token or "[PAD]")
         hf_config = {k: v for k, v in backbone.config.to_dict().items() if k != "_name_or_path"}
         write_json(tmp / "config.json", hf_config)
         write_json(tmp / RUNTIME_CONFIG, cfg)
@@ -263,6 +261,53 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         raise
     _log(f"done in {time.perf_counter() - started:.1f}s: {out}")
     return out
+
+
+def _int8_variant(tmp: Path, kind: str, model: Any, config: OnnxConfig, backbone: Any, cfg: dict,
+                  opts: ExportOptions) -> None:
+    """Fuse (BERT family), choose the nodes kept fp32 (``--int8-keep-fp32``), quantise."""
+    from viewrank.exporters.mixed import KeepRequest, choose_fp32_nodes
+    from viewrank.exporters.quantize import quantize_int8
+
+    request = KeepRequest.parse(opts.int8_keep_fp32)
+    source = tmp / "model.onnx"
+    if opts.optimize:
+        from viewrank.exporters.quantize import optimize_for_cpu
+
+        fused = optimize_for_cpu(source, tmp / "_fused.onnx", backbone.config)
+        if fused is not None:
+            _log(f"fused for ONNX Runtime before int8: {fused}")
+            cfg["int8_fused_ops"] = fused
+            source = tmp / "_fused.onnx"
+    kept, report = choose_fp32_nodes(request, lambda: _calibration(tmp, kind, model, config, source, opts),
+                                     source, opts.int8_fp32_budget, _log)
+    mixed = f", {len(kept)} nodes kept fp32" if kept else ""
+    _log(f"quantising to int8 (dynamic, MatMul/Gemm weights as {opts.int8_weights}{mixed})")
+    quantize_int8(source, tmp / "model_int8.onnx", opts.int8_weights, exclude=kept)
+    cfg["int8_weights"] = opts.int8_weights
+    if request.mode != "none":
+        cfg["int8_mixed"] = report
+    (tmp / "_fused.onnx").unlink(missing_ok=True)
+
+
+def _calibration(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: Path, opts: ExportOptions):
+    """The int8 search's calibration: SciFact train queries, PyTorch's scores, a trial runner."""
+    from viewrank.exporters.mixed import RANKING_QUERIES, Calibration
+    from viewrank.exporters.parity import check, scifact_sample, subsample, torch_reference
+
+    sample = scifact_sample(opts.parity_data, n_queries=opts.int8_calibration_queries, split="train")
+    ranking = subsample(sample, min(RANKING_QUERIES, len(sample.queries)))
+    _log(f"int8 search: PyTorch scores of {len(sample.queries)} SciFact train queries x {len(sample.lists[0])} candidates")
+    scores, values = torch_reference(sample, kind, model)
+    n = len(ranking.queries)
+    refs = {id(sample): (scores, values), id(ranking): (scores[:n], values[:n])}
+
+    def evaluate(graph_file: str, part):
+        runtime, _ = _load_runtime(tmp, config.kind, "int8", graph=graph_file)
+        return check(part, kind, refs[id(part)], runtime, "int8", config.int8_atol, NDCG_LIMITS["int8"],
+                     config.int8_tau, config.int8_tie, getattr(config, "diff_measure", "abs"))
+
+    return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking)
 
 
 def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],
@@ -314,7 +359,7 @@ def gate_providers(variant: str, available: list[str]) -> list[str] | None:
     return ["CPUExecutionProvider"]
 
 
-def _load_runtime(tmp: Path, kind: str, variant: str):
+def _load_runtime(tmp: Path, kind: str, variant: str, graph: str | None = None):
     import onnxruntime as ort
 
     providers = gate_providers(variant, ort.get_available_providers())
@@ -325,7 +370,7 @@ def _load_runtime(tmp: Path, kind: str, variant: str):
     else:
         from viewrank.plugins.onnx_runtime.reranker import OnnxReranker as Runtime
     try:
-        return Runtime(tmp, variant=variant, providers=providers), ""
+        return Runtime(tmp, variant=variant, providers=providers, graph=graph), ""
     except ViewrankError as exc:
         if variant != "fp16":
             raise

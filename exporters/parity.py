@@ -85,8 +85,12 @@ def _lexical_index(corpus_path: Path, mtime_ns: int) -> tuple[LexicalIndex, dict
 
 
 def scifact_sample(data_dir: str | Path | None = None, n_queries: int = 8, list_size: int = 20,
-                   max_chars: int = 1000) -> ParitySample:
-    """The gate's fixed sample: per query its relevant documents, then its top BM25 non-relevant ones."""
+                   max_chars: int = 1000, split: str = "test") -> ParitySample:
+    """The gate's fixed sample: per query its relevant documents, then its top BM25 non-relevant ones.
+
+    ``split`` is ``test`` for the gate; the mixed-precision int8 search calibrates on ``train``
+    (:mod:`viewrank.exporters.mixed`), so the gate judges queries its choice never saw.
+    """
     from viewrank.datasets import BeirDataset
 
     path = Path(data_dir) if data_dir else DEFAULT_DATA
@@ -95,10 +99,12 @@ def scifact_sample(data_dir: str | Path | None = None, n_queries: int = 8, list_
     if n_queries < 1 or list_size < 2:
         raise ViewrankError(f"parity sample needs n_queries >= 1 and list_size >= 2 (got {n_queries}, {list_size})")
     ds = BeirDataset(path)
-    qrels = ds.qrels("test")
+    if not ds.qrels_path(split).is_file():
+        raise ViewrankError(f"parity data {path} has no {split} split ({ds.qrels_path(split)} missing)")
+    qrels = ds.qrels(split)
     corpus_file = ds.corpus_path
     index, contents = _lexical_index(corpus_file, corpus_file.stat().st_mtime_ns)
-    queries = [(q.qid, q.text) for q in ds.queries("test") if q.qid in qrels][:n_queries]
+    queries = [(q.qid, q.text) for q in ds.queries(split) if q.qid in qrels][:n_queries]
     lists = []
     for qid, text in queries:
         ids = [d for d in qrels[qid] if d in contents][: list_size // 2]
@@ -147,6 +153,7 @@ class ParityReport:
     ndcg_limit: float
     tau_limit: float
     tau_tie: float = 0.0
+    rel_rms: float = 0.0  # RMS of the score differences over the reference's score scale
     passed: bool = False
     failures: list[str] = field(default_factory=list)
 
@@ -178,6 +185,12 @@ def _scores_and_values(sample: ParitySample, kind: str, model) -> tuple[list[np.
     return scores, values
 
 
+def subsample(sample: ParitySample, n_queries: int) -> ParitySample:
+    """The first ``n_queries`` queries of ``sample`` (with their lists and qrels)."""
+    queries = sample.queries[:n_queries]
+    return ParitySample(queries, sample.lists[:n_queries], {q: sample.qrels[q] for q, _ in queries})
+
+
 def _mean_ndcg(sample: ParitySample, scores: list[np.ndarray]) -> float:
     run = {qid: {d: float(v) for (d, _), v in zip(cands, s)}
            for (qid, _), cands, s in zip(sample.queries, sample.lists, scores)}
@@ -207,8 +220,10 @@ def check(sample: ParitySample, kind: str, reference: tuple[list[np.ndarray], li
     scale = float(max(r.max() for r in ref_scores) - min(r.min() for r in ref_scores))
     taus = [kendall_tau(a, b, tie * scale) for a, b in zip(ref_scores, scores)]
     n_t, n_o = _mean_ndcg(sample, ref_scores), _mean_ndcg(sample, scores)
+    err = np.concatenate([a - b for a, b in zip(ref_scores, scores)])
+    rel_rms = float(np.sqrt(np.mean(err.astype(np.float64) ** 2)) / scale) if scale > 0 else float(np.abs(err).max())
     rep = ParityReport(variant, diff, atol, float(min(taus)), float(np.mean(taus)), n_t, n_o, abs(n_t - n_o),
-                       ndcg_limit, tau_limit, tie)
+                       ndcg_limit, tau_limit, tie, rel_rms)
     if not np.isfinite(diff) or diff > atol:
         rep.failures.append(f"max abs diff {diff:.3g} > tolerance {atol:g}")
     if rep.min_kendall_tau < tau_limit:

@@ -92,13 +92,17 @@ class OnnxModel:
     """Tokenizer + session for one exported directory; ``run(first, second)`` -> first output."""
 
     def __init__(self, model_dir: str | Path, variant: str = "fp32", providers: str | Sequence[str] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, graph: str | None = None) -> None:
+        """``graph``: a graph file in ``model_dir`` to run instead of the variant's (the int8
+        search's trial graphs); ``variant`` still names what kind of graph it is."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.dir = Path(model_dir)
         self.config = load_config(self.dir)
-        files = self.config.get("variants", {})
+        files = dict(self.config.get("variants", {}))
+        if graph is not None:
+            files[variant] = graph
         if variant not in files:
             raise ViewrankError(f"{self.dir} has no {variant!r} graph; exported variants: {', '.join(sorted(files))}")
         self.variant = variant

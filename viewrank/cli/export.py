@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from viewrank.errors import ViewrankError
 from viewrank.exporters import DEFAULT_PARITY_QUERIES
 
 
@@ -17,6 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--int8-weights", choices=("s8-7bit", "s8", "u8"), default="s8-7bit",
                    help="int8 weight format (default s8-7bit: 7-bit signed weights, which CPUs without VNNI "
                         "cannot saturate; s8 only for VNNI/AMX targets; see docs/export.md)")
+    p.add_argument("--int8-keep-fp32", default=None, metavar="auto|N|NODES",
+                   help="mixed-precision int8: 'auto' (the fewest most error-prone nodes that make the int8 graph meet "
+                        "the gate's criteria on SciFact train queries), N (the N most error-prone), or node names/globs, "
+                        "comma-separated, kept in fp32 (see docs/export.md)")
+    p.add_argument("--int8-fp32-budget", type=float, default=0.25,
+                   help="auto: the largest share of the quantisable weights left in fp32 (default %(default)s)")
+    p.add_argument("--int8-calibration-queries", type=int, default=50,
+                   help="SciFact train queries the int8 search calibrates on (default %(default)s)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17; the dynamo exporter needs 18 or more)")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                    help="torch.onnx exporter (default torchscript: parity-checked, and ONNX Runtime can fuse its attention)")
@@ -40,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     exporter = get_host().exporter(args.format)
-    options = dict(fp16=args.fp16, int8=args.int8, int8_weights=args.int8_weights, opset=args.opset, exporter=args.exporter,
+    if args.int8_keep_fp32 is not None and not args.int8:
+        raise ViewrankError("--int8-keep-fp32 chooses nodes of the int8 graph: add --int8")
+    options = dict(fp16=args.fp16, int8=args.int8, int8_weights=args.int8_weights, int8_keep_fp32=args.int8_keep_fp32,
+                   int8_fp32_budget=args.int8_fp32_budget, int8_calibration_queries=args.int8_calibration_queries,
+                   opset=args.opset, exporter=args.exporter,
                    optimize=not args.no_optimize, max_length=args.max_length,
                    triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,
                    parity_data=args.parity_data, parity_queries=args.parity_queries, name=args.name)

@@ -1,0 +1,132 @@
+"""Mixed-precision int8 (``--int8-keep-fp32``): real exports of tiny random models, real sessions.
+
+The tiny random cross-encoder is a hard case for int8: its scores span 6e-4, so quantising every
+node reorders them (the gate refuses the plain int8 graph); the search must find the nodes to
+keep in fp32 on SciFact train queries and the gate, on test queries, must then pass.
+"""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+from viewrank.errors import ViewrankError
+from viewrank.exporters.mixed import KeepRequest, fp32_share, quantizable_nodes, resolve_patterns, short_name
+
+from .conftest import export, needs_scifact
+
+pytestmark = needs_scifact
+
+QUANT_OPS = {"MatMulInteger", "DynamicQuantizeMatMul", "QAttention"}
+
+
+def _ops_by_name(path) -> dict[str, str]:
+    return {n.name: n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+def _quantised(path) -> set[str]:
+    """Names of the source nodes the int8 graph quantised (the quantiser suffixes them ``_quant``)."""
+    return {name.removesuffix("_quant").removesuffix("_MatMul") for name, op in _ops_by_name(path).items()
+            if op in QUANT_OPS}
+
+
+@pytest.fixture(scope="module")
+def ce_auto(tiny_cross_encoder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mixed") / "ce-auto"
+    return export(f"cross-encoder:{tiny_cross_encoder}", out, int8=True, int8_keep_fp32="auto",
+                  int8_fp32_budget=1.0, int8_calibration_queries=10)
+
+
+def test_plain_int8_of_the_tiny_cross_encoder_is_refused(tiny_cross_encoder, tmp_path):
+    with pytest.raises(ViewrankError, match="parity gate failed.*int8"):
+        export(f"cross-encoder:{tiny_cross_encoder}", tmp_path / "plain", int8=True)
+    assert not (tmp_path / "plain").exists() and not list(tmp_path.glob(".plain.partial-*"))
+
+
+def test_auto_search_keeps_the_most_sensitive_nodes_and_the_gate_passes(ce_auto):
+    cfg = json.loads((ce_auto / "viewrank_onnx.json").read_text())
+    mixed = cfg["int8_mixed"]
+    kept = mixed["fp32_nodes"]
+    ranking = [r["node"] for r in mixed["ranking"]]
+    errors = [r["rel_rms"] for r in mixed["ranking"]]
+    assert errors == sorted(errors, reverse=True) and len(ranking) == mixed["quantisable_nodes"] == 9
+    assert 1 <= len(kept) < 9 and kept == ranking[: len(kept)]  # the most error-prone first
+    assert mixed["calibration"] == {"split": "train", "queries": 10, "ranking_queries": 8}
+    steps = mixed["steps"]
+    assert not steps[0]["passed"] and steps[0]["fp32_nodes"] == 0  # all-int8 tried first, and refused
+    assert steps[-1]["passed"] and steps[-1]["fp32_nodes"] == len(kept)
+    assert all(not s["passed"] for s in steps[:-1])  # the fewest nodes that pass
+    # in the graph: exactly the kept nodes are left in fp32
+    quantised = _quantised(ce_auto / "model_int8.onnx")
+    assert quantised.isdisjoint(kept) and quantised | set(kept) == set(ranking)
+    assert cfg["parity"]["int8"]["passed"]  # the gate, on test queries, passes what the plain int8 failed
+    assert not list(ce_auto.glob("_int8_trial*"))
+
+
+def test_names_and_globs_keep_those_nodes(tiny_dense, tmp_path):
+    out = export(f"dense:{tiny_dense}", tmp_path / "glob", int8=True, parity=False,
+                 int8_keep_fp32="*layer.1/*,Attention_0")
+    cfg = json.loads((out / "viewrank_onnx.json").read_text())
+    kept = cfg["int8_mixed"]["fp32_nodes"]
+    assert "Attention_0" in kept and len(kept) == 4  # layer.1: output proj, FFN in, FFN out; plus Attention_0
+    assert all("layer.1/" in k for k in kept if k != "Attention_0")
+    assert _quantised(out / "model_int8.onnx").isdisjoint(kept)
+    assert {"Attention_1"} <= _quantised(out / "model_int8.onnx")
+    assert 0 < cfg["int8_mixed"]["fp32_weight_share"] < 1
+
+
+def test_count_keeps_the_n_most_sensitive(tiny_dense, tmp_path):
+    out = export(f"dense:{tiny_dense}", tmp_path / "two", int8=True, int8_keep_fp32="2", int8_calibration_queries=8)
+    cfg = json.loads((out / "viewrank_onnx.json").read_text())
+    ranking = [r["node"] for r in cfg["int8_mixed"]["ranking"]]
+    assert cfg["int8_mixed"]["fp32_nodes"] == ranking[:2]
+    assert _quantised(out / "model_int8.onnx") == set(ranking[2:])
+
+
+def test_bad_requests_name_the_problem_and_write_nothing(tiny_dense, tiny_cross_encoder, tmp_path):
+    with pytest.raises(ViewrankError, match="'nosuchnode\\*' matches none of the graph's 8 quantisable nodes"):
+        export(f"dense:{tiny_dense}", tmp_path / "a", int8=True, int8_keep_fp32="nosuchnode*", parity=False)
+    with pytest.raises(ViewrankError, match="add int8"):
+        export(f"dense:{tiny_dense}", tmp_path / "b", int8_keep_fp32="auto")
+    with pytest.raises(ViewrankError, match="give 1 to 8"):
+        export(f"dense:{tiny_dense}", tmp_path / "c", int8=True, int8_keep_fp32="40", parity=False)
+    # a budget too small for this model: refused on the calibration queries, nothing written
+    with pytest.raises(ViewrankError, match="no mixed-precision graph keeping at most 10%"):
+        export(f"cross-encoder:{tiny_cross_encoder}", tmp_path / "d", int8=True, int8_keep_fp32="auto",
+               int8_fp32_budget=0.1, int8_calibration_queries=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_keep_request_parsing_and_helpers(tiny_dense, tmp_path):
+    assert KeepRequest.parse(None).mode == "none" and KeepRequest.parse("auto").mode == "auto"
+    assert KeepRequest.parse("3").count == 3
+    assert KeepRequest.parse(" a*, b ").patterns == ["a*", "b"]
+    with pytest.raises(ViewrankError, match="auto, a count"):
+        KeepRequest.parse(",")
+    out = export(f"dense:{tiny_dense}", tmp_path / "plain", int8=True, parity=False, optimize=False)
+    nodes = quantizable_nodes(out / "model.onnx")
+    assert nodes and all(n.op == "MatMul" for n in nodes)
+    weighted = [n.name for n in nodes if n.weights]
+    assert fp32_share(nodes, weighted) == 1.0 and fp32_share(nodes, []) == 0.0
+    assert resolve_patterns([weighted[0], weighted[0]], nodes) == [weighted[0]]
+    assert short_name("/model/backbone/encoder/layer.3/output/dense/MatMul") == "layer.3/output/dense/MatMul"
+
+
+def test_quantize_refuses_an_empty_only_list(tmp_path):
+    from viewrank.exporters.quantize import quantize_int8
+
+    with pytest.raises(ViewrankError, match="empty list would quantise all"):
+        quantize_int8(tmp_path / "x.onnx", tmp_path / "y.onnx", only=[])
+
+
+def test_calibration_uses_train_queries_not_the_gates():
+    from viewrank.exporters.parity import scifact_sample, subsample
+
+    test, train = scifact_sample(None, 10), scifact_sample(None, 10, split="train")
+    assert not {q for q, _ in test.queries} & {q for q, _ in train.queries}
+    part = subsample(train, 3)
+    assert part.queries == train.queries[:3] and set(part.qrels) == {q for q, _ in part.queries}
+    with pytest.raises(ViewrankError, match="no dev split"):
+        scifact_sample(None, 3, split="dev")
