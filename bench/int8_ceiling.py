@@ -10,6 +10,9 @@
    - *GEMM bound*: every multiply-accumulate of the model (projections, FFN and attention)
      at the measured int8 GEMM rate, and everything else free;
    - *Amdahl bound*: the int8 graph with its ``DynamicQuantizeMatMul`` time set to zero.
+3. By input length (``--lengths``): the same passages cut to at most T tokens, on both sides
+   (torch ``dense`` and the int8 graph), so one sees where the int8 speed-up grows as the
+   attention's share (quadratic in T, fp32 inside QAttention) shrinks.
 
 Usage::
 
@@ -132,6 +135,35 @@ def profile_model(export: Path, threads: int, repeats: int, passages: int) -> di
             "int8_ops": ops, "dqmatmul_share": round(per_op["DynamicQuantizeMatMul"] / total, 3)}
 
 
+def length_sweep(export: Path, threads: int, repeats: int, passages: int, lengths: list[int]) -> list[dict]:
+    """torch fp32 vs ORT int8 on the same passages cut to at most T tokens, for each T."""
+    import torch
+
+    from viewrank.exporters.parity import scifact_sample
+    from viewrank.manager import get_host
+    from viewrank.plugins.onnx_runtime.embedder import OnnxEmbedder
+
+    sample = scifact_sample(None, n_queries=8)
+    texts = [t for lst in sample.lists for _, t in lst][:passages]
+    dense = get_host().embedder("dense")
+    int8 = OnnxEmbedder(export, variant="int8", threads=threads, providers="CPUExecutionProvider")
+    rows = []
+    for length in lengths:
+        dense.config.max_length = length
+        int8.onnx.tokenizer.enable_truncation(length, strategy="longest_first")
+        with torch.inference_mode():
+            t_torch = timed(lambda: dense.embed(texts, role="passage"), repeats)
+        t_int8 = timed(lambda: int8.embed(texts, role="passage"), repeats)
+        tokens = sum(len(e.ids) for e in int8.onnx.tokenizer.encode_batch(texts))
+        rows.append({"max_tokens": length, "mean_tokens": round(tokens / len(texts), 1),
+                     "torch_fp32_passages_per_s": round(len(texts) / t_torch, 1),
+                     "ort_int8_passages_per_s": round(len(texts) / t_int8, 1), "speedup": round(t_torch / t_int8, 2)})
+        r = rows[-1]
+        print(f"  <= {length:4d} tokens (mean {r['mean_tokens']:6.1f}): torch {r['torch_fp32_passages_per_s']:7.1f} p/s, "
+              f"int8 {r['ort_int8_passages_per_s']:7.1f} p/s  x{r['speedup']:.2f}", flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--export", help="an exported `dense` dir with an int8 variant (part 2); without it, GEMMs only")
@@ -139,6 +171,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rows", type=int, default=8192, help="GEMM rows (tokens in one batch)")
     ap.add_argument("--passages", type=int, default=64)
+    ap.add_argument("--lengths", default="32,64,128,256",
+                    help="token limits for the length sweep (part 3; needs --export); empty: skip it")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
 
@@ -168,6 +202,10 @@ def main() -> int:
             print(f"  {op['op']:<28} {op['share']:6.1%}")
         print(f"GEMM bound (all {model['model_gmacs']} GMAC at {best_int8} GOP/s, nothing else): x{gemm_bound:.2f}")
         print(f"Amdahl bound (DynamicQuantizeMatMul free): x{amdahl:.2f}")
+        lengths = [int(x) for x in args.lengths.split(",") if x.strip()]
+        if lengths:
+            print(f"\nby input length ({model['passages']} passages cut to at most T tokens on both sides):")
+            result["by_length"] = length_sweep(Path(args.export), args.threads, args.repeats, args.passages, lengths)
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -6,6 +6,10 @@ sample (``--queries`` SciFact test queries x 20 candidates: the relevant documen
 distractors). Medians of ``--repeats`` timed passes after one warm-up. Usage::
 
     python bench/onnx_speed.py --dense DIR --cross-encoder DIR --mvp DIR   # exported dirs (with --int8)
+
+Each of ``--dense``, ``--cross-encoder`` and ``--mvp`` takes one or more exported dirs of the
+same model (for example a plain and a mixed-precision ``--int8-keep-fp32`` export): the first
+one's fp32 graph and every dir's int8 graph are timed in the same run.
 """
 
 from __future__ import annotations
@@ -45,10 +49,9 @@ def cuda_latency() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dense", help="exported dir of `dense` (with --int8)")
-    ap.add_argument("--cross-encoder", dest="ce", help="exported dir of cross-encoder:models/cross-encoder-minilm")
-    ap.add_argument("--mvp", help="exported dir of mvp:models/mvp-minilm")
-    ap.add_argument("--dense-old", help="a second exported `dense` dir (for example a --exporter dynamo export), timed in the same run")
+    ap.add_argument("--dense", nargs="+", help="exported dir(s) of `dense` (with --int8)")
+    ap.add_argument("--cross-encoder", dest="ce", nargs="+", help="exported dir(s) of the --ce-model cross-encoder")
+    ap.add_argument("--mvp", nargs="+", help="exported dir(s) of the --mvp-model MVP")
     ap.add_argument("--ce-model", default="models/cross-encoder-minilm", help="torch model the --cross-encoder dir was exported from")
     ap.add_argument("--mvp-model", default="models/mvp-minilm", help="torch model the --mvp dir was exported from")
     ap.add_argument("--threads", type=int, default=2)
@@ -71,23 +74,31 @@ def main() -> int:
     passages = [t for lst in sample.lists for _, t in lst][: args.passages]
     rows = []
 
-    def run_backends(label: str, torch_spec: str, onnx_dir: str | None, kind: str, old_dir: str | None = None) -> None:
-        if not onnx_dir:
+    def int8_label(cfg: dict) -> str:
+        how = [cfg.get("exporter", "dynamo")] + (["fused"] if "int8_fused_ops" in cfg else [])
+        kept = (cfg.get("int8_mixed") or {}).get("fp32_nodes")
+        if kept:
+            how.append(f"{len(kept)} nodes fp32")
+        gate = (cfg.get("parity") or {}).get("int8")
+        how.append("no gate" if gate is None else ("gate passed" if gate.get("passed") else "gate refused"))
+        return f"ORT int8 [{', '.join(how)}]"
+
+    def run_backends(label: str, torch_spec: str, onnx_dirs: list[str] | None, kind: str) -> None:
+        if not onnx_dirs:
             return
-        backends = {"torch fp32": lambda: (host.embedder if kind == "embedder" else host.reranker)(torch_spec)}
-        for tag, folder in (("", onnx_dir), (" (old)", old_dir)):
-            if not folder:
-                continue
+        make = host.embedder if kind == "embedder" else host.reranker
+        backends = {"torch fp32": lambda m=make: m(torch_spec)}
+        for i, folder in enumerate(onnx_dirs):
             cfg = json.loads((Path(folder) / "viewrank_onnx.json").read_text())
-            how = f" [{cfg.get('exporter', 'dynamo')}{', fused' if 'int8_fused_ops' in cfg else ''}]"
-            for variant in ("fp32", "int8"):
+            for variant in ("fp32", "int8") if i == 0 else ("int8",):
                 if variant in cfg["variants"]:
                     spec = f"onnx:{folder}@variant={variant},threads={args.threads},providers=CPUExecutionProvider"
-                    name = f"ORT {variant}" + (how if variant == "int8" or tag else "") + tag
-                    backends[name] = (lambda s=spec: (host.embedder if kind == "embedder" else host.reranker)(s))
+                    name = "ORT fp32" if variant == "fp32" else int8_label(cfg)
+                    name = name if name not in backends else f"{name} ({Path(folder).name})"
+                    backends[name] = (lambda s=spec, m=make: m(s))
         base = None
-        for name, make in backends.items():
-            model = make()
+        for name, build in backends.items():
+            model = build()
             if kind == "embedder":
                 secs = timed(lambda: model.embed(passages, role="passage"), args.repeats)
                 rate, unit = len(passages) / secs, "passages/s"
@@ -104,9 +115,9 @@ def main() -> int:
             rows.append({"model": label, "backend": name, "throughput": round(rate, 2), "unit": unit,
                          "speedup_vs_torch": round(rate / base[0], 2), "ndcg10": round(ndcg, 4),
                          "ndcg10_loss_vs_torch": round(base[1] - ndcg, 4)})
-            print(f"{label:<14} {name:<34} {rate:9.1f} {unit:<13} x{rate / base[0]:5.2f}  nDCG@10 {ndcg:.4f}", flush=True)
+            print(f"{label:<14} {name:<52} {rate:9.1f} {unit:<13} x{rate / base[0]:5.2f}  nDCG@10 {ndcg:.4f}", flush=True)
 
-    run_backends("MiniLM embed", "dense", args.dense, "embedder", args.dense_old)
+    run_backends("MiniLM embed", "dense", args.dense, "embedder")
     run_backends("cross-encoder", f"cross-encoder:{args.ce_model}", args.ce, "reranker")
     run_backends("MVP", f"mvp:{args.mvp_model}", args.mvp, "reranker")
     result = {
