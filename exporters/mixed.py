@@ -170,7 +170,7 @@ def choose_fp32_nodes(request: KeepRequest, cal_factory: Callable[[], Calibratio
         if request.mode == "auto":
             log(f"  int8 search: all {len(nodes)} nodes int8 on {len(cal.sample.queries)} SciFact train queries")
             first = cal.evaluate(cal.quantize(), cal.sample)
-            steps.append(_step([], nodes, first))
+            steps.append(_step([], nodes, first, log))
             if first.passed:
                 report.update(steps=steps, budget=budget)
                 return _finish([], nodes, report, log)
@@ -186,10 +186,7 @@ def choose_fp32_nodes(request: KeepRequest, cal_factory: Callable[[], Calibratio
             if fp32_share(nodes, kept) > budget:
                 break
             rep = cal.evaluate(cal.quantize(exclude=kept), cal.sample)
-            steps.append(_step(kept, nodes, rep))
-            log(f"  int8 search: {k} fp32 ({fp32_share(nodes, kept):.0%} of the weights): "
-                f"nDCG@10 change {rep.ndcg10_onnx - rep.ndcg10_torch:+.4f}, min tau {rep.min_kendall_tau:.3f}, "
-                f"max|diff| {rep.max_abs_diff:.3f} -> {'ok' if rep.passed else 'not yet'}")
+            steps.append(_step(kept, nodes, rep, log))
             if rep.passed:
                 report.update(steps=steps, budget=budget)
                 return _finish(kept, nodes, report, log)
@@ -201,7 +198,10 @@ def choose_fp32_nodes(request: KeepRequest, cal_factory: Callable[[], Calibratio
         cal.cleanup()
 
 
-def _step(kept: Sequence[str], nodes: Sequence[QuantNode], rep) -> dict:
+def _step(kept: Sequence[str], nodes: Sequence[QuantNode], rep, log: Callable[[str], None]) -> dict:
+    log(f"  int8 search: {len(kept)} nodes fp32 ({fp32_share(nodes, kept):.0%} of the weights): "
+        f"nDCG@10 change {rep.ndcg10_onnx - rep.ndcg10_torch:+.4f}, min tau {rep.min_kendall_tau:.3f}, "
+        f"max|diff| {rep.max_abs_diff:.3f} -> {'meets the int8 criteria' if rep.passed else 'not yet'}")
     return {"fp32_nodes": len(kept), "fp32_weight_share": round(fp32_share(nodes, kept), 4),
             "ndcg10_change": round(rep.ndcg10_onnx - rep.ndcg10_torch, 4), "min_kendall_tau": round(rep.min_kendall_tau, 4),
             "max_abs_diff": round(rep.max_abs_diff, 4), "passed": bool(rep.passed), "failures": list(rep.failures)}

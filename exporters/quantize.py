@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -38,11 +39,31 @@ def quantize_int8(src: Path, dst: Path, weights: str = "s8-7bit", exclude: Seque
     exclude = [n for name in exclude for n in (name, f"{name}_MatMul")]
     only = None if only is None else [n for name in only for n in (name, f"{name}_MatMul")]
     # fused graphs hold contrib ops shape inference cannot type: their tensors are float
-    quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, qtype), per_channel=True,
-                     reduce_range=reduce_range, op_types_to_quantize=list(QUANTIZED_OPS),
-                     nodes_to_exclude=exclude or None, nodes_to_quantize=only,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    with _quiet_preprocessing_hint():
+        quantize_dynamic(str(src), str(dst), weight_type=getattr(QuantType, qtype), per_channel=True,
+                         reduce_range=reduce_range, op_types_to_quantize=list(QUANTIZED_OPS),
+                         nodes_to_exclude=exclude or None, nodes_to_quantize=only,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return dst
+
+
+@contextmanager
+def _quiet_preprocessing_hint():
+    """Drop the quantiser's "consider pre-processing" hint (root logger, once per call): its
+    shape-inference pre-pass does not apply to graphs with ONNX Runtime's fused contrib ops, and
+    the int8 search quantises once per node."""
+    import logging
+
+    class _Hint(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "consider to run pre-processing" not in record.getMessage()
+
+    hint, root = _Hint(), logging.getLogger()
+    root.addFilter(hint)
+    try:
+        yield
+    finally:
+        root.removeFilter(hint)
 
 
 # Hugging Face model types whose encoder blocks ONNX Runtime's "bert" fusions recognise
