@@ -35,7 +35,7 @@ class ExportOptions:
     int8_weights: str = "s8-7bit"
     int8_keep_fp32: str | None = None  # node names/globs, a count, or "auto" (viewrank.exporters.mixed)
     int8_fp32_budget: float = 0.25
-    int8_calibration_queries: int = 50
+    int8_calibration_queries: int = 100
     opset: int = 17
     exporter: str = "torchscript"
     optimize: bool = True
@@ -307,7 +307,7 @@ def _calibration(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: P
         return check(part, kind, refs[id(part)], runtime, "int8", config.int8_atol, NDCG_LIMITS["int8"],
                      config.int8_tau, config.int8_tie, getattr(config, "diff_measure", "abs"))
 
-    return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking)
+    return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking, opts.parity_queries)
 
 
 def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],

@@ -154,6 +154,7 @@ class ParityReport:
     tau_limit: float
     tau_tie: float = 0.0
     rel_rms: float = 0.0  # RMS of the score differences over the reference's score scale
+    ndcg10_change_sd: float = 0.0  # spread (sd) over queries of each query's nDCG@10 change
     passed: bool = False
     failures: list[str] = field(default_factory=list)
 
@@ -197,6 +198,11 @@ def _mean_ndcg(sample: ParitySample, scores: list[np.ndarray]) -> float:
     return float(ndcg_at_k(run, sample.qrels, 10))
 
 
+def _per_query_ndcg(sample: ParitySample, scores: list[np.ndarray]) -> np.ndarray:
+    return np.array([ndcg_at_k({qid: {d: float(v) for (d, _), v in zip(cands, s)}}, {qid: sample.qrels[qid]}, 10)
+                     for (qid, _), cands, s in zip(sample.queries, sample.lists, scores)])
+
+
 def torch_reference(sample: ParitySample, kind: str, torch_model) -> tuple[list[np.ndarray], list[np.ndarray]]:
     import torch
 
@@ -222,8 +228,10 @@ def check(sample: ParitySample, kind: str, reference: tuple[list[np.ndarray], li
     n_t, n_o = _mean_ndcg(sample, ref_scores), _mean_ndcg(sample, scores)
     err = np.concatenate([a - b for a, b in zip(ref_scores, scores)])
     rel_rms = float(np.sqrt(np.mean(err.astype(np.float64) ** 2)) / scale) if scale > 0 else float(np.abs(err).max())
+    changes = _per_query_ndcg(sample, scores) - _per_query_ndcg(sample, ref_scores)
+    sd = float(changes.std(ddof=1)) if len(changes) > 1 else 0.0
     rep = ParityReport(variant, diff, atol, float(min(taus)), float(np.mean(taus)), n_t, n_o, abs(n_t - n_o),
-                       ndcg_limit, tau_limit, tie, rel_rms)
+                       ndcg_limit, tau_limit, tie, rel_rms, sd)
     if not np.isfinite(diff) or diff > atol:
         rep.failures.append(f"max abs diff {diff:.3g} > tolerance {atol:g}")
     if rep.min_kendall_tau < tau_limit:

@@ -19,12 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="int8 weight format (default s8-7bit: 7-bit signed weights, which CPUs without VNNI "
                         "cannot saturate; s8 only for VNNI/AMX targets; see docs/export.md)")
     p.add_argument("--int8-keep-fp32", default=None, metavar="auto|N|NODES",
-                   help="mixed-precision int8: 'auto' (the fewest most error-prone nodes that make the int8 graph meet "
-                        "the gate's criteria on SciFact train queries), N (the N most error-prone), or node names/globs, "
+                   help="mixed-precision int8: 'auto' (the fewest most error-prone nodes with which the int8 graph meets "
+                        "the gate's criteria on SciFact train queries, with a margin for the gate's own sample), N (the N most error-prone), or node names/globs, "
                         "comma-separated, kept in fp32 (see docs/export.md)")
     p.add_argument("--int8-fp32-budget", type=float, default=0.25,
                    help="auto: the largest share of the quantisable weights left in fp32 (default %(default)s)")
-    p.add_argument("--int8-calibration-queries", type=int, default=50,
+    p.add_argument("--int8-calibration-queries", type=int, default=100,
                    help="SciFact train queries the int8 search calibrates on (default %(default)s)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17; the dynamo exporter needs 18 or more)")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
