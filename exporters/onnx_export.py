@@ -36,6 +36,7 @@ class ExportOptions:
     int8_keep_fp32: str | None = None  # node names/globs, a count, or "auto" (viewrank.exporters.mixed)
     int8_fp32_budget: float = 0.25
     int8_calibration_queries: int = 100
+    int8_smooth: float | None = None  # SmoothQuant migration strength (viewrank.exporters.smooth); None: off
     opset: int = 17
     exporter: str = "torchscript"
     optimize: bool = True
@@ -184,6 +185,10 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
 
     if opts.int8_weights not in INT8_WEIGHTS:
         raise ViewrankError(f"unknown int8 weight format {opts.int8_weights!r}; choose one of {', '.join(INT8_WEIGHTS)}")
+    if opts.int8_smooth is not None and not opts.int8:
+        raise ViewrankError("int8_smooth (--int8-smooth) shapes the int8 graph: add int8 (--int8)")
+    if opts.int8_smooth is not None and not 0 < opts.int8_smooth < 1:
+        raise ViewrankError(f"--int8-smooth {opts.int8_smooth}: give a migration strength between 0 and 1 (0.5 is usual)")
     if opts.int8_keep_fp32 is not None:
         from viewrank.exporters.mixed import KeepRequest
 
@@ -279,6 +284,8 @@ def _int8_variant(tmp: Path, kind: str, model: Any, config: OnnxConfig, backbone
             _log(f"fused for ONNX Runtime before int8: {fused}")
             cfg["int8_fused_ops"] = fused
             source = tmp / "_fused.onnx"
+    if opts.int8_smooth is not None:
+        source = _smooth(tmp, kind, model, config, source, opts, cfg)
     kept, report = choose_fp32_nodes(request, lambda: _calibration(tmp, kind, model, config, source, opts),
                                      source, opts.int8_fp32_budget, _log)
     mixed = f", {len(kept)} nodes kept fp32" if kept else ""
@@ -288,6 +295,33 @@ def _int8_variant(tmp: Path, kind: str, model: Any, config: OnnxConfig, backbone
     if request.mode != "none":
         cfg["int8_mixed"] = report
     (tmp / "_fused.onnx").unlink(missing_ok=True)
+    (tmp / "_smoothed.onnx").unlink(missing_ok=True)
+
+
+SMOOTH_QUERIES = 20  # SciFact train queries whose texts give the activation ranges
+
+
+def _smooth(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: Path, opts: ExportOptions, cfg: dict) -> Path:
+    """Activation smoothing of the int8 source graph, ranges measured on SciFact train texts."""
+    from viewrank.exporters.parity import _scores_and_values, scifact_sample
+    from viewrank.exporters.smooth import _Recorder, apply_smoothing, channel_maxima
+
+    sample = scifact_sample(opts.parity_data, n_queries=SMOOTH_QUERIES, split="train")
+
+    def run_sample(graph_file: str) -> dict:
+        runtime, _ = _load_runtime(tmp, config.kind, "fp32", graph=graph_file)
+        session = runtime.onnx.session
+        recorder = _Recorder(session, [o.name for o in session.get_outputs()[1:]])
+        runtime.onnx.session = recorder
+        _scores_and_values(sample, kind, runtime)
+        return recorder.maxima
+
+    _log(f"smoothing int8 inputs (alpha {opts.int8_smooth}; ranges from {len(sample.queries)} SciFact train queries)")
+    summary = apply_smoothing(source, tmp / "_smoothed.onnx", channel_maxima(source, tmp, run_sample), opts.int8_smooth)
+    _log(f"  smoothed {summary['nodes']} nodes (largest channel max / median channel max: "
+         f"{summary['max_over_median_channel']})")
+    cfg["int8_smooth"] = summary
+    return tmp / "_smoothed.onnx"
 
 
 def _calibration(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: Path, opts: ExportOptions):

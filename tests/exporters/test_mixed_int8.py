@@ -143,3 +143,33 @@ def test_predicted_gate_loss_adds_the_sampling_margin():
     # a 0.002 loss + 1.28 x 0.05 x sqrt(1/100 + 1/100): within 0.005 on calibration, not for the gate
     assert predicted_gate_loss(rep, 100, 100) == pytest.approx(0.002 + 1.28 * 0.05 * 0.02 ** 0.5)
     assert predicted_gate_loss(SimpleNamespace(ndcg10_torch=0.8, ndcg10_onnx=0.8, ndcg10_change_sd=0.0), 10, 10) == 0
+
+
+def test_smoothing_keeps_the_fp32_function_and_feeds_the_int8_graph(tiny_dense, tmp_path):
+    import numpy as np
+
+    from viewrank.exporters.smooth import apply_smoothing, smoothable
+    from viewrank.plugins.onnx_runtime.embedder import OnnxEmbedder
+
+    out = export(f"dense:{tiny_dense}", tmp_path / "smooth", int8=True, int8_smooth=0.5)
+    cfg = json.loads((out / "viewrank_onnx.json").read_text())
+    assert cfg["int8_smooth"]["nodes"] == 8 and cfg["int8_smooth"]["alpha"] == 0.5  # 2 Attention + 6 MatMul
+    assert cfg["parity"]["int8"]["passed"] and not list(out.glob("_smooth*"))
+    ops = _ops_by_name(out / "model_int8.onnx")
+    assert sum(1 for name, op in ops.items() if op == "Mul" and name.endswith("_smooth")) == 8
+    # the rewrite itself is exact in fp32: scale channels by 1/s, weight rows by s
+    src = tmp_path / "plain.onnx"
+    onnx.save(onnx.load(str(out / "model.onnx")), str(src))
+    model = onnx.load(str(src))
+    rng = np.random.default_rng(0)
+    maxima = {act: rng.uniform(0.1, 20, size=next(i for i in model.graph.initializer if i.name == w).dims[0])
+              for act, w in smoothable(model).values()}
+    apply_smoothing(src, out / "_smoothed_test.onnx", maxima, 0.5)
+    texts = ["Vitamin D deficiency is linked to bone loss.", "Mitochondria make ATP.", "short"]
+    a = OnnxEmbedder(out, variant="fp32").embed(texts)
+    b = OnnxEmbedder(out, variant="fp32", graph="_smoothed_test.onnx").embed(texts)
+    assert np.abs(a - b).max() < 1e-5
+    with pytest.raises(ViewrankError, match="between 0 and 1"):
+        apply_smoothing(src, tmp_path / "x.onnx", maxima, 1.5)
+    with pytest.raises(ViewrankError, match="shapes the int8 graph|add int8"):
+        export(f"dense:{tiny_dense}", tmp_path / "e", int8_smooth=0.5)

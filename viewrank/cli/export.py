@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auto: the largest share of the quantisable weights left in fp32 (default %(default)s)")
     p.add_argument("--int8-calibration-queries", type=int, default=100,
                    help="SciFact train queries the int8 search calibrates on (default %(default)s)")
+    p.add_argument("--int8-smooth", type=float, default=None, metavar="ALPHA",
+                   help="before int8, move activation outliers into the weights (SmoothQuant, strength ALPHA "
+                        "in (0, 1), 0.5 usual; ranges from SciFact train texts; see docs/export.md)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17; the dynamo exporter needs 18 or more)")
     p.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                    help="torch.onnx exporter (default torchscript: parity-checked, and ONNX Runtime can fuse its attention)")
@@ -49,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     exporter = get_host().exporter(args.format)
-    if args.int8_keep_fp32 is not None and not args.int8:
-        raise ViewrankError("--int8-keep-fp32 chooses nodes of the int8 graph: add --int8")
+    for flag, value in (("--int8-keep-fp32", args.int8_keep_fp32), ("--int8-smooth", args.int8_smooth)):
+        if value is not None and not args.int8:
+            raise ViewrankError(f"{flag} shapes the int8 graph: add --int8")
     options = dict(fp16=args.fp16, int8=args.int8, int8_weights=args.int8_weights, int8_keep_fp32=args.int8_keep_fp32,
-                   int8_fp32_budget=args.int8_fp32_budget, int8_calibration_queries=args.int8_calibration_queries,
+                   int8_fp32_budget=args.int8_fp32_budget, int8_calibration_queries=args.int8_calibration_queries, int8_smooth=args.int8_smooth,
                    opset=args.opset, exporter=args.exporter,
                    optimize=not args.no_optimize, max_length=args.max_length,
                    triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,
