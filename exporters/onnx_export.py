@@ -341,7 +341,7 @@ def _calibration(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: P
         return check(part, kind, refs[id(part)], runtime, "int8", config.int8_atol, NDCG_LIMITS["int8"],
                      config.int8_tau, config.int8_tie, getattr(config, "diff_measure", "abs"))
 
-    return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking, opts.parity_queries)
+    return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking)
 
 
 def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],
