@@ -173,3 +173,17 @@ def test_smoothing_keeps_the_fp32_function_and_feeds_the_int8_graph(tiny_dense, 
         apply_smoothing(src, tmp_path / "x.onnx", maxima, 1.5)
     with pytest.raises(ViewrankError, match="shapes the int8 graph|add int8"):
         export(f"dense:{tiny_dense}", tmp_path / "e", int8_smooth=0.5)
+
+
+def test_every_export_option_is_documented():
+    import argparse
+    from pathlib import Path
+
+    from viewrank.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = [f for action in sub.choices["export"]._actions for f in action.option_strings
+             if f.startswith("--") and f != "--help"]
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "export.md").read_text(encoding="utf-8")
+    assert "--int8-keep-fp32" in flags and "--int8-smooth" in flags
+    assert [f for f in flags if f"`{f}" not in docs and f"[{f}" not in docs] == []
