@@ -35,9 +35,7 @@ import numpy as np
 
 from viewrank.errors import ViewrankError
 
-DEFAULT_CALIBRATION_QUERIES = 100  # train queries for the automatic choice's acceptance check
-RANKING_QUERIES = 8  # of those, the first few rank the nodes (one quantised graph per node)
-DEFAULT_FP32_BUDGET = 0.25  # auto: at most this share of the quantisable weights left in fp32
+RANKING_QUERIES = 8  # the first calibration queries rank the nodes (one quantised graph per node)
 CONFIDENCE_Z = 1.28  # one-sided 90% bound on the expected nDCG@10 loss
 
 
@@ -126,14 +124,15 @@ def short_name(name: str) -> str:
 class Calibration:
     """Trial graphs of one fused source, scored on SciFact train queries against PyTorch.
 
-    ``evaluate(path)`` runs a trial graph file (inside ``folder``, which holds the export's
-    tokenizer and runtime config) and returns its gate report on the calibration sample.
+    ``evaluate(graph_file, ranking)`` runs a trial graph file (inside ``folder``, which holds
+    the export's tokenizer and runtime config) and returns its gate report on the calibration
+    sample, or with ``ranking`` on its first queries (``ranking_sample``).
     """
 
     source: Path
     folder: Path
     weights: str
-    evaluate: Callable[[str, Any], Any]  # (graph file name, sample) -> ParityReport-like
+    evaluate: Callable[[str, bool], Any]  # (graph file name, ranking) -> ParityReport
     sample: Any
     ranking_sample: Any
     trial_name: str = "_int8_trial.onnx"
@@ -154,7 +153,7 @@ def rank_nodes(cal: Calibration, nodes: Sequence[QuantNode], log: Callable[[str]
 
     rows = []
     for node in tqdm(nodes, desc="int8 sensitivity", unit="node"):
-        report = cal.evaluate(cal.quantize(only=[node.name]), cal.ranking_sample)
+        report = cal.evaluate(cal.quantize(only=[node.name]), True)
         rows.append({"node": node.name, "op": node.op, "weights": node.weights, "rel_rms": report.rel_rms})
     rows.sort(key=lambda r: -r["rel_rms"])
     for r in rows[:8]:
@@ -185,7 +184,7 @@ def choose_fp32_nodes(request: KeepRequest, cal_factory: Callable[[], Calibratio
         steps = []
         if request.mode == "auto":
             log(f"  int8 search: all {len(nodes)} nodes int8 on {len(cal.sample.queries)} SciFact train queries")
-            steps.append(_step([], nodes, cal.evaluate(cal.quantize(), cal.sample), cal, log))
+            steps.append(_step([], nodes, cal.evaluate(cal.quantize(), False), cal, log))
             if steps[-1]["accepted"]:
                 report.update(steps=steps, budget=budget)
                 return _finish([], nodes, report, log)
@@ -200,7 +199,7 @@ def choose_fp32_nodes(request: KeepRequest, cal_factory: Callable[[], Calibratio
             kept = order[:k]
             if fp32_share(nodes, kept) > budget:
                 break
-            steps.append(_step(kept, nodes, cal.evaluate(cal.quantize(exclude=kept), cal.sample), cal, log))
+            steps.append(_step(kept, nodes, cal.evaluate(cal.quantize(exclude=kept), False), cal, log))
             if steps[-1]["accepted"]:
                 report.update(steps=steps, budget=budget)
                 return _finish(kept, nodes, report, log)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from viewrank.errors import ViewrankError
-from viewrank.exporters import DEFAULT_PARITY_QUERIES
+from viewrank.exporters import DEFAULT_CALIBRATION_QUERIES, DEFAULT_FP32_BUDGET, DEFAULT_PARITY_QUERIES
 from viewrank.exporters.artifacts import write_json, write_manifest
 from viewrank.exporters.configs import OnnxConfig, config_for
 from viewrank.savedir import normal_modes
@@ -34,8 +34,8 @@ class ExportOptions:
     int8: bool = False
     int8_weights: str = "s8-7bit"
     int8_keep_fp32: str | None = None  # node names/globs, a count, or "auto" (viewrank.exporters.mixed)
-    int8_fp32_budget: float = 0.25
-    int8_calibration_queries: int = 100
+    int8_fp32_budget: float = DEFAULT_FP32_BUDGET
+    int8_calibration_queries: int = DEFAULT_CALIBRATION_QUERIES
     int8_smooth: float | None = None  # SmoothQuant migration strength (viewrank.exporters.smooth); None: off
     opset: int = 17
     exporter: str = "torchscript"
@@ -187,8 +187,10 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         raise ViewrankError(f"unknown int8 weight format {opts.int8_weights!r}; choose one of {', '.join(INT8_WEIGHTS)}")
     if opts.int8_smooth is not None and not opts.int8:
         raise ViewrankError("int8_smooth (--int8-smooth) shapes the int8 graph: add int8 (--int8)")
-    if opts.int8_smooth is not None and not 0 < opts.int8_smooth < 1:
-        raise ViewrankError(f"--int8-smooth {opts.int8_smooth}: give a migration strength between 0 and 1 (0.5 is usual)")
+    if opts.int8_smooth is not None:
+        from viewrank.exporters.smooth import check_alpha
+
+        check_alpha(opts.int8_smooth)
     if opts.int8_keep_fp32 is not None:
         from viewrank.exporters.mixed import KeepRequest
 
@@ -334,11 +336,11 @@ def _calibration(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: P
     _log(f"int8 search: PyTorch scores of {len(sample.queries)} SciFact train queries x {len(sample.lists[0])} candidates")
     scores, values = torch_reference(sample, kind, model)
     n = len(ranking.queries)
-    refs = {id(sample): (scores, values), id(ranking): (scores[:n], values[:n])}
 
-    def evaluate(graph_file: str, part):
+    def evaluate(graph_file: str, on_ranking: bool):
+        part, ref = (ranking, (scores[:n], values[:n])) if on_ranking else (sample, (scores, values))
         runtime, _ = _load_runtime(tmp, config.kind, "int8", graph=graph_file)
-        return check(part, kind, refs[id(part)], runtime, "int8", config.int8_atol, NDCG_LIMITS["int8"],
+        return check(part, kind, ref, runtime, "int8", config.int8_atol, NDCG_LIMITS["int8"],
                      config.int8_tau, config.int8_tie, getattr(config, "diff_measure", "abs"))
 
     return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking)

@@ -79,14 +79,18 @@ def channel_maxima(source: Path, folder: Path, run_sample: Callable[[str], objec
         probe.unlink(missing_ok=True)
 
 
+def check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ViewrankError(f"--int8-smooth {alpha}: give a migration strength between 0 and 1 (0.5 is usual)")
+
+
 def apply_smoothing(source: Path, dst: Path, maxima: dict[str, np.ndarray], alpha: float) -> dict:
     """Write ``dst``: ``source`` with every smoothable node's input divided and weight rows
     multiplied by ``s``; returns a summary (nodes smoothed, the largest activation range cut)."""
     import onnx
     from onnx import numpy_helper
 
-    if not 0 < alpha < 1:
-        raise ViewrankError(f"--int8-smooth {alpha}: give a migration strength between 0 and 1 (0.5 is usual)")
+    check_alpha(alpha)
     model = onnx.load(str(source))
     inits = {i.name: i for i in model.graph.initializer}
     targets = smoothable(model)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from viewrank.errors import ViewrankError
-from viewrank.exporters import DEFAULT_PARITY_QUERIES
+from viewrank.exporters import DEFAULT_CALIBRATION_QUERIES, DEFAULT_FP32_BUDGET, DEFAULT_PARITY_QUERIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,11 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "cannot saturate; s8 only for VNNI/AMX targets; see docs/export.md)")
     p.add_argument("--int8-keep-fp32", default=None, metavar="auto|N|NODES",
                    help="mixed-precision int8: 'auto' (the fewest most error-prone nodes with which the int8 graph meets "
-                        "the gate's criteria on SciFact train queries, with a margin for the gate's own sample), N (the N most error-prone), or node names/globs, "
-                        "comma-separated, kept in fp32 (see docs/export.md)")
-    p.add_argument("--int8-fp32-budget", type=float, default=0.25,
+                        "the gate's criteria on SciFact train queries, with a margin for their noise), N (the N most "
+                        "error-prone), or node names/globs, comma-separated, kept in fp32 (see docs/export.md)")
+    p.add_argument("--int8-fp32-budget", type=float, default=DEFAULT_FP32_BUDGET,
                    help="auto: the largest share of the quantisable weights left in fp32 (default %(default)s)")
-    p.add_argument("--int8-calibration-queries", type=int, default=100,
+    p.add_argument("--int8-calibration-queries", type=int, default=DEFAULT_CALIBRATION_QUERIES,
                    help="SciFact train queries the int8 search calibrates on (default %(default)s)")
     p.add_argument("--int8-smooth", type=float, default=None, metavar="ALPHA",
                    help="before int8, move activation outliers into the weights (SmoothQuant, strength ALPHA "
@@ -52,11 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     exporter = get_host().exporter(args.format)
-    for flag, value in (("--int8-keep-fp32", args.int8_keep_fp32), ("--int8-smooth", args.int8_smooth)):
-        if value is not None and not args.int8:
-            raise ViewrankError(f"{flag} shapes the int8 graph: add --int8")
     options = dict(fp16=args.fp16, int8=args.int8, int8_weights=args.int8_weights, int8_keep_fp32=args.int8_keep_fp32,
-                   int8_fp32_budget=args.int8_fp32_budget, int8_calibration_queries=args.int8_calibration_queries, int8_smooth=args.int8_smooth,
+                   int8_fp32_budget=args.int8_fp32_budget, int8_calibration_queries=args.int8_calibration_queries,
+                   int8_smooth=args.int8_smooth,
                    opset=args.opset, exporter=args.exporter,
                    optimize=not args.no_optimize, max_length=args.max_length,
                    triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from viewrank.exporters import DEFAULT_PARITY_QUERIES
-import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
