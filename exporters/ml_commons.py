@@ -3,9 +3,14 @@
 ml-commons loads a local ONNX text model from a zip holding exactly one ``*.onnx`` file and
 ``tokenizer.json``; it feeds ``input_ids`` and ``attention_mask`` (int64, ``[batch, seq]``) and
 ``token_type_ids`` for ``bert``/``albert`` model types. ``TEXT_EMBEDDING`` with
-``framework_type: sentence_transformers`` reads the already pooled ``sentence_embedding``
-output; ``TEXT_SIMILARITY`` (cross-encoders) takes the first output as the pair's score. The
-body is checked against these rules before anything is written.
+``framework_type: sentence_transformers`` pools the graph's FIRST output as token embeddings
+``[batch, tokens, dim]`` itself (``pooling_mode``, then ``normalize_result``): measured on a real
+2.19 node, a pooled ``[batch, dim]`` output makes its mean pooling fail at deploy. So the zip's
+embedder graph is ``model.onnx`` with ``sentence_embedding`` unsqueezed to ``[batch, 1, dim]``
+as its only output and ``pooling_mode: CLS``: ml-commons takes that one "token", and the
+pooling, Matryoshka truncation and normalisation baked into the graph are what the node returns.
+``TEXT_SIMILARITY`` (cross-encoders) takes the first output as the pair's score. The body is
+checked against these rules before anything is written.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ ZIP_NAME = "ml_commons.zip"
 BODY_NAME = "ml_commons_register.json"
 FEEDS_TOKEN_TYPES = ("bert", "albert")
 CHUNK = 10_000_000
+BUNDLE_OUTPUT = "ml_commons_token_embeddings"  # [batch, 1, dim]: sentence_embedding as one "token"
 
 
 def register_body(cfg: dict, hf_config: dict, zip_path: Path, name: str) -> dict:
@@ -32,7 +38,7 @@ def register_body(cfg: dict, hf_config: dict, zip_path: Path, name: str) -> dict
             "model_type": model_type,
             "embedding_dimension": int(cfg["dim"]),
             "framework_type": "sentence_transformers",
-            "pooling_mode": cfg["pooling"].upper(),
+            "pooling_mode": "CLS",  # the graph pools; see the module docstring
             "normalize_result": bool(cfg["normalize"]),
             "all_config": json.dumps(hf_config),
         }
@@ -66,14 +72,52 @@ def check_bundle(body: dict, cfg: dict, zip_path: Path) -> list[str]:
     if (mt in FEEDS_TOKEN_TYPES) != ("token_type_ids" in inputs):
         problems.append(f"model_type {mt!r}: ml-commons {'feeds' if mt in FEEDS_TOKEN_TYPES else 'does not feed'} "
                         f"token_type_ids but the graph {'lacks' if mt in FEEDS_TOKEN_TYPES else 'needs'} it")
-    if body["function_name"] == "TEXT_EMBEDDING" and cfg["outputs"][0] != "sentence_embedding":
-        problems.append("TEXT_EMBEDDING graphs must output 'sentence_embedding'")
+    if body["function_name"] == "TEXT_EMBEDDING":
+        if cfg["outputs"][0] != "sentence_embedding":
+            problems.append("TEXT_EMBEDDING graphs must output 'sentence_embedding'")
+        if body["model_config"].get("pooling_mode") != "CLS":
+            problems.append("the bundle's graph emits one pooled 'token': pooling_mode must be CLS")
+        if len(onnx_files) == 1:
+            problems += _bundle_graph_problems(zip_path, onnx_files[0], int(cfg["dim"]))
     if body["model_content_hash_value"] != sha256_file(zip_path):
         problems.append("model_content_hash_value does not match the zip")
     for key in ("name", "version", "model_format", "function_name", "model_config"):
         if not body.get(key):
             problems.append(f"register body lacks {key}")
     return problems
+
+
+def _bundle_graph_problems(zip_path: Path, member: str, dim: int) -> list[str]:
+    import onnx
+
+    with zipfile.ZipFile(zip_path) as zf:
+        graph = onnx.load_from_string(zf.read(member)).graph
+    out = graph.output[0]
+    dims = [d.dim_value or d.dim_param for d in out.type.tensor_type.shape.dim]
+    if len(dims) != 3 or dims[1] != 1 or dims[2] != dim:
+        return [f"the zip's graph's first output {out.name} has shape {dims}; ml-commons pools a "
+                f"[batch, tokens, {dim}] output: it must be [batch, 1, {dim}]"]
+    return []
+
+
+def embedder_bundle_graph(src: Path, dim: int) -> bytes:
+    """``src`` with ``sentence_embedding`` unsqueezed to ``[batch, 1, dim]`` as its only output."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    first = graph.output[0]
+    dims = [d.dim_value or d.dim_param for d in first.type.tensor_type.shape.dim]
+    graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "ml_commons_axis"))
+    graph.node.append(helper.make_node("Unsqueeze", [first.name, "ml_commons_axis"], [BUNDLE_OUTPUT],
+                                       name="ml_commons_unsqueeze"))
+    new = helper.make_tensor_value_info(BUNDLE_OUTPUT, TensorProto.FLOAT, [dims[0] if dims else "batch", 1, dim])
+    del graph.output[:]
+    graph.output.append(new)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str) -> Path:
@@ -90,7 +134,10 @@ def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str) -> Path:
     zip_path = root / ZIP_NAME
     tmp = root / (ZIP_NAME + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.write(root / cfg["variants"]["fp32"], f"{name}.onnx")
+        if cfg["kind"] == "embedder":
+            zf.writestr(f"{name}.onnx", embedder_bundle_graph(root / cfg["variants"]["fp32"], int(cfg["dim"])))
+        else:
+            zf.write(root / cfg["variants"]["fp32"], f"{name}.onnx")
         zf.write(root / "tokenizer.json", "tokenizer.json")
     tmp.replace(zip_path)
     body = register_body(cfg, hf_config, zip_path, name)

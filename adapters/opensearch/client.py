@@ -7,8 +7,10 @@ Python path runs.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from tqdm.auto import tqdm
@@ -93,6 +95,52 @@ def register_remote_model(client, kind: str, endpoint: str, token: str | None = 
     deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
     _wait_task(client, deployed["task_id"], f"deploying the {kind} model {model_id}")
     return model_id
+
+
+def register_local_model(client, export_dir: str | Path, name: str | None = None, timeout: float = 300.0) -> str:
+    """Upload a ``viewrank export onnx ... --ml-commons`` bundle to the node in 10 MB chunks
+    (``_register_meta`` + ``upload_chunk``), deploy it there, and return its model id.
+
+    The model then runs inside OpenSearch (DJL + ONNX Runtime), no ``viewrank serve`` needed.
+    A node from ``viewrank opensearch up`` has the native libraries that needs (see
+    :func:`viewrank.adapters.opensearch.node.prepare_djl`); another node must reach publish.djl.ai.
+    """
+    from viewrank.exporters.ml_commons import BODY_NAME, CHUNK, ZIP_NAME
+
+    folder = Path(export_dir)
+    body_path, zip_path = folder / BODY_NAME, folder / ZIP_NAME
+    if not body_path.is_file() or not zip_path.is_file():
+        raise ViewrankError(f"{folder} has no {ZIP_NAME} + {BODY_NAME}: export it with "
+                            f"`viewrank export onnx MODEL --out {folder} --ml-commons`")
+    body = json.loads(body_path.read_text(encoding="utf-8"))
+    if name:
+        body["name"] = name
+    data = zip_path.read_bytes()
+    if len(data) != body["model_content_size_in_bytes"]:
+        raise ViewrankError(f"{zip_path} is {len(data)} bytes but {body_path} says "
+                            f"{body['model_content_size_in_bytes']}: re-export the directory")
+    meta = client.transport.perform_request("POST", f"{ML}/models/_register_meta", body=body)
+    model_id = meta["model_id"]
+    for i in tqdm(range(body["total_chunks"]), desc=f"uploading {zip_path.name}", unit="chunk", leave=False):
+        client.transport.perform_request("POST", f"{ML}/models/{model_id}/upload_chunk/{i}",
+                                         body=data[i * CHUNK:(i + 1) * CHUNK])
+    deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
+    _wait_task(client, deployed["task_id"], f"deploying the local model {body['name']} ({model_id})", timeout)
+    return model_id
+
+
+def predict_local_embedding(client, model_id: str, texts: Sequence[str]) -> list[list[float]]:
+    """Embeddings from a local TEXT_EMBEDDING model (``_predict/text_embedding``)."""
+    out = client.transport.perform_request("POST", f"{ML}/_predict/text_embedding/{model_id}",
+                                           body={"text_docs": list(texts), "return_number": True})
+    return [r["output"][0]["data"] for r in out["inference_results"]]
+
+
+def predict_local_similarity(client, model_id: str, query: str, texts: Sequence[str]) -> list[float]:
+    """Scores of (query, text) pairs from a local TEXT_SIMILARITY model (a cross-encoder)."""
+    out = client.transport.perform_request("POST", f"{ML}/_predict/text_similarity/{model_id}",
+                                           body={"query_text": query, "text_docs": list(texts)})
+    return [float(r["output"][0]["data"][0]) for r in out["inference_results"]]
 
 
 def check_model_deployed(client, model_id: str) -> None:

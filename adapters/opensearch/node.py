@@ -63,6 +63,20 @@ PAINLESS_POLICY = """grant {
 """
 
 
+# ml-commons deploys local (ONNX) models on DJL, whose ONNX Runtime engine still loads PyTorch
+# for NDArray work (expandDims, pooling). DJL would download libtorch and its JNI from
+# publish.djl.ai. Offline we unpack them from Maven Central into ml-commons' DJL cache instead:
+# libtorch 2.5.1 (DJL 0.31.1's, the one in ml-commons 2.19) and the JNI of DJL 0.32.0 (0.31.1's
+# is not on Maven Central; 0.32.0's works with the 0.31.1 engine, checked by the opensearch
+# tests). ml-commons forces PYTORCH_VERSION=1.13.1 and PYTORCH_PRECXX11=true as Java properties;
+# DJL reads the environment variable first, so PYTORCH_VERSION=2.5.1 in the node's environment
+# wins, and the cxx11 build goes in the folder DJL's precxx11 flag names.
+DJL_TORCH = ("ai.djl.pytorch", "pytorch-native-cpu", "2.5.1", "jar:linux-x86_64")
+DJL_JNI = ("ai.djl.pytorch", "pytorch-jni", "2.5.1-0.32.0", "jar")
+DJL_ENGINE_VERSION = "0.31.1"
+DJL_TORCH_DIR = "ml_cache/pytorch/2.5.1-cpu-precxx11-linux-x86_64"
+
+
 def cache_root(version: str = VERSION) -> Path:
     """Where the node lives: ``$VIEWRANK_CACHE``, else ``~/.cache/viewrank`` — or, for root,
     ``/var/cache/viewrank``, because the node's own user cannot enter root's home."""
@@ -151,6 +165,44 @@ def build_painless_module(dist: Path, version: str = VERSION) -> Path:
     return module
 
 
+def _mvn_copy(zips: Path, group: str, artifact: str, version: str, kind: str) -> Path:
+    classifier = kind.split(":", 1)[1] if ":" in kind else ""
+    target = zips / f"{artifact}-{version}{'-' + classifier if classifier else ''}.{kind.split(':')[0]}"
+    if not target.is_file():
+        _run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={group}:{artifact}:{version}:{kind}",
+              f"-DoutputDirectory={zips}"], f"downloading {group}:{artifact}:{version} from Maven Central")
+    return target
+
+
+def prepare_djl(root: Path, data: Path) -> Path:
+    """libtorch and DJL's JNI in ml-commons' DJL cache (``data/ml_cache``), so local models deploy
+    offline; done once (a marker file), written to a temp folder first, then renamed."""
+    target = data / DJL_TORCH_DIR
+    if (target / ".viewrank-ready").is_file():
+        return target
+    zips = root / "zips"
+    zips.mkdir(parents=True, exist_ok=True)
+    torch_jar, jni_jar = _mvn_copy(zips, *DJL_TORCH), _mvn_copy(zips, *DJL_JNI)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".djl-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(torch_jar) as zf:
+            libs = [n for n in zf.namelist() if n.startswith("pytorch/cpu/linux-x86_64/") and not n.endswith("/")]
+            if not libs:
+                raise ViewrankError(f"{torch_jar} holds no pytorch/cpu/linux-x86_64 libraries")
+            for name in libs:
+                (staging / Path(name).name).write_bytes(zf.read(name))
+        with zipfile.ZipFile(jni_jar) as zf:
+            (staging / f"{DJL_ENGINE_VERSION}-libdjl_torch.so").write_bytes(zf.read("jnilib/linux-x86_64/cpu/libdjl_torch.so"))
+        (staging / ".viewrank-ready").write_text(f"{DJL_TORCH[2]} + jni {DJL_JNI[2]}\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 def assemble(root: Path | None = None) -> Path:
     """The node's distribution folder with every plugin installed; built once, then reused."""
     root = root or cache_root()
@@ -224,6 +276,7 @@ def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait
     data, logs = root / "data", root / "logs"
     for folder in (data, logs):
         folder.mkdir(exist_ok=True)
+    prepare_djl(root, data)
     config = dist / "config" / "opensearch.yml"
     config.write_text(
         "cluster.name: viewrank\nnode.name: viewrank-node\n"
@@ -241,7 +294,7 @@ def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait
         _chown(root, user)
     jhome = java_home()
     env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(jhome), "JAVA_HOME": str(jhome),
-           "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
+           "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap} -Dai.djl.offline=true", "PYTORCH_VERSION": DJL_TORCH[2]}
     cmd = [str(dist / "bin" / "opensearch"), "-d", "-p", str(pidfile)]
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]

@@ -92,6 +92,36 @@ def test_ml_commons_bundle_is_consistent(dense_export):
     assert body["model_content_hash_value"] == hashlib.sha256((dense_export / "ml_commons.zip").read_bytes()).hexdigest()
 
 
+def test_ml_commons_graph_emits_the_embedding_as_one_token(dense_export, tmp_path):
+    """ml-commons pools the first output as [batch, tokens, dim]: the bundle's graph hands it the
+    finished embedding as a single token (CLS pooling), equal to model.onnx's sentence_embedding."""
+    import onnxruntime as ort
+
+    from viewrank.exporters.ml_commons import BUNDLE_OUTPUT
+
+    body = json.loads((dense_export / "ml_commons_register.json").read_text())
+    assert body["model_config"]["pooling_mode"] == "CLS"
+    with zipfile.ZipFile(dense_export / "ml_commons.zip") as zf:
+        (tmp_path / "bundle.onnx").write_bytes(zf.read("dense.onnx"))
+    bundle = ort.InferenceSession(str(tmp_path / "bundle.onnx"), providers=["CPUExecutionProvider"])
+    plain = ort.InferenceSession(str(dense_export / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in bundle.get_outputs()] == [BUNDLE_OUTPUT]
+    ids = np.array([[101, 7592, 2088, 102, 0], [101, 2054, 2003, 2009, 102]], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": (ids > 0).astype(np.int64), "token_type_ids": np.zeros_like(ids)}
+    got, want = bundle.run(None, feeds)[0], plain.run(["sentence_embedding"], feeds)[0]
+    assert got.shape == (2, 1, 24)
+    np.testing.assert_allclose(got[:, 0, :], want, atol=1e-6)
+
+
+def test_ml_commons_check_refuses_a_pooled_mode_on_the_pooled_graph(dense_export):
+    from viewrank.exporters.ml_commons import check_bundle
+
+    body = json.loads((dense_export / "ml_commons_register.json").read_text())
+    cfg = json.loads((dense_export / "viewrank_onnx.json").read_text())
+    body["model_config"]["pooling_mode"] = "MEAN"
+    assert any("CLS" in p for p in check_bundle(body, cfg, dense_export / "ml_commons.zip"))
+
+
 def test_ml_commons_check_names_a_mismatch(dense_export):
     from viewrank.exporters.ml_commons import check_bundle
 

@@ -1,4 +1,4 @@
-"""``viewrank opensearch up|down|setup|ingest|search|eval``: neural search on a local node."""
+"""``viewrank opensearch up|down|setup|register-local|ingest|search|eval``: neural search on a local node."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--index", default="scifact")
     st.add_argument("--data-type", choices=["float", "byte"], default="float")
     st.add_argument("--replace", action="store_true", help="drop and recreate the index")
+    rl = ops.add_parser("register-local", help="upload and deploy an `export onnx --ml-commons` bundle to run "
+                                               "inside the node (TEXT_EMBEDDING or TEXT_SIMILARITY)")
+    rl.add_argument("export_dir", help="a `viewrank export onnx MODEL --ml-commons` output directory")
+    rl.add_argument("--name", default=None, help="model name in ml-commons (default: the export's)")
+    rl.add_argument("--url", default=None, help="node URL (default: the node `up` started)")
     ing = ops.add_parser("ingest", help="bulk-ingest a BEIR corpus through the text_embedding pipeline")
     ing.add_argument("--dataset", required=True)
     ing.add_argument("--index", default="scifact")
@@ -60,6 +65,14 @@ def run(args: argparse.Namespace) -> int:
     if args.op == "setup":
         s = workflow.setup(args.url, args.serve_url, args.index, args.token, args.data_type, replace=args.replace)
         print(json.dumps(asdict(s), indent=2))
+        return 0
+    if args.op == "register-local":
+        from viewrank.adapters.opensearch import client as C
+
+        os_client = C.connect(workflow.node_url(args.url))
+        C.configure_ml(os_client)
+        model_id = C.register_local_model(os_client, args.export_dir, name=args.name)
+        print(json.dumps({"model_id": model_id, "export_dir": args.export_dir}))
         return 0
     if args.op == "ingest":
         report = workflow.ingest(args.index, args.dataset, args.limit)
