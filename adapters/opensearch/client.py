@@ -129,6 +129,12 @@ def register_local_model(client, export_dir: str | Path, name: str | None = None
     return model_id
 
 
+def undeploy_model(client, model_id: str) -> None:
+    """Unload a model from the node (it holds at most 10 deployed local models by default).
+    Deleting a local model also needs delete-by-query (the reindex module), which this node lacks."""
+    client.transport.perform_request("POST", f"{ML}/models/{model_id}/_undeploy")
+
+
 def predict_local_embedding(client, model_id: str, texts: Sequence[str]) -> list[list[float]]:
     """Embeddings from a local TEXT_EMBEDDING model (``_predict/text_embedding``)."""
     out = client.transport.perform_request("POST", f"{ML}/_predict/text_embedding/{model_id}",

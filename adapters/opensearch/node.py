@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,10 +72,10 @@ PAINLESS_POLICY = """grant {
 # tests). ml-commons forces PYTORCH_VERSION=1.13.1 and PYTORCH_PRECXX11=true as Java properties;
 # DJL reads the environment variable first, so PYTORCH_VERSION=2.5.1 in the node's environment
 # wins, and the cxx11 build goes in the folder DJL's precxx11 flag names.
-DJL_TORCH = ("ai.djl.pytorch", "pytorch-native-cpu", "2.5.1", "jar:linux-x86_64")
+DJL_TORCH = ("ai.djl.pytorch", "pytorch-native-cpu", "2.5.1", "jar", "linux-x86_64")
 DJL_JNI = ("ai.djl.pytorch", "pytorch-jni", "2.5.1-0.32.0", "jar")
 DJL_ENGINE_VERSION = "0.31.1"
-DJL_TORCH_DIR = "ml_cache/pytorch/2.5.1-cpu-precxx11-linux-x86_64"
+DJL_TORCH_DIR = f"ml_cache/pytorch/{DJL_TORCH[2]}-cpu-precxx11-linux-x86_64"
 
 
 def cache_root(version: str = VERSION) -> Path:
@@ -100,7 +101,12 @@ class NodeState:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
+INSTALL_HINTS = {"mvn": "Maven (mvn) fetches OpenSearch from Maven Central: apt-get install maven"}
+
+
 def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
+    if shutil.which(cmd[0]) is None:
+        raise ViewrankError(f"{what}: {cmd[0]} is not on PATH. {INSTALL_HINTS.get(cmd[0], '')}".strip())
     proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-12:])
@@ -121,21 +127,40 @@ def java_home() -> Path:
 
 def fetch(root: Path) -> dict[str, Path]:
     """The core and plugin zips, downloaded once with ``mvn dependency:copy`` (no pom needed)."""
-    if shutil.which("mvn") is None:
-        raise ViewrankError("Maven (mvn) is needed to fetch OpenSearch from Maven Central: apt-get install maven")
     zips = root / "zips"
     zips.mkdir(parents=True, exist_ok=True)
-    wanted = {"core": (*CORE, "zip")}
+    out = {"core": _mvn_copy(zips, *CORE, "zip")}
     for group, artifact in PLUGINS:
-        wanted[artifact] = (group, artifact, PLUGIN_VERSION, "zip")
-    out = {}
-    for key, (group, artifact, version, kind) in wanted.items():
-        target = zips / f"{artifact}-{version}.{kind}"
-        if not target.is_file():
-            _run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={group}:{artifact}:{version}:{kind}",
-                  f"-DoutputDirectory={zips}"], f"downloading {group}:{artifact}:{version} from Maven Central")
-        out[key] = target
+        out[artifact] = _mvn_copy(zips, group, artifact, PLUGIN_VERSION, "zip")
     return out
+
+
+def _mvn_copy(folder: Path, group: str, artifact: str, version: str, packaging: str, classifier: str = "") -> Path:
+    """One Maven Central artifact in ``folder``, downloaded once with ``mvn dependency:copy``."""
+    suffix = f"-{classifier}" if classifier else ""
+    target = folder / f"{artifact}-{version}{suffix}.{packaging}"
+    if not target.is_file():
+        coords = ":".join([group, artifact, version, packaging] + ([classifier] if classifier else []))
+        _run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={coords}", f"-DoutputDirectory={folder}"],
+             f"downloading {coords} from Maven Central")
+    return target
+
+
+@contextmanager
+def _staging(parent: Path, prefix: str):
+    """A temp folder in ``parent`` (same file system, so :func:`_publish` is a rename); removed after."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(staged: Path, target: Path) -> None:
+    """Replace ``target`` by the finished ``staged`` folder."""
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(staged, target)
 
 
 def build_painless_module(dist: Path, version: str = VERSION) -> Path:
@@ -165,15 +190,6 @@ def build_painless_module(dist: Path, version: str = VERSION) -> Path:
     return module
 
 
-def _mvn_copy(zips: Path, group: str, artifact: str, version: str, kind: str) -> Path:
-    classifier = kind.split(":", 1)[1] if ":" in kind else ""
-    target = zips / f"{artifact}-{version}{'-' + classifier if classifier else ''}.{kind.split(':')[0]}"
-    if not target.is_file():
-        _run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={group}:{artifact}:{version}:{kind}",
-              f"-DoutputDirectory={zips}"], f"downloading {group}:{artifact}:{version} from Maven Central")
-    return target
-
-
 def prepare_djl(root: Path, data: Path) -> Path:
     """libtorch and DJL's JNI in ml-commons' DJL cache (``data/ml_cache``), so local models deploy
     offline; done once (a marker file), written to a temp folder first, then renamed."""
@@ -184,8 +200,7 @@ def prepare_djl(root: Path, data: Path) -> Path:
     zips.mkdir(parents=True, exist_ok=True)
     torch_jar, jni_jar = _mvn_copy(zips, *DJL_TORCH), _mvn_copy(zips, *DJL_JNI)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".djl-", dir=target.parent))
-    try:
+    with _staging(target.parent, ".djl-") as staging:
         with zipfile.ZipFile(torch_jar) as zf:
             libs = [n for n in zf.namelist() if n.startswith("pytorch/cpu/linux-x86_64/") and not n.endswith("/")]
             if not libs:
@@ -195,11 +210,7 @@ def prepare_djl(root: Path, data: Path) -> Path:
         with zipfile.ZipFile(jni_jar) as zf:
             (staging / f"{DJL_ENGINE_VERSION}-libdjl_torch.so").write_bytes(zf.read("jnilib/linux-x86_64/cpu/libdjl_torch.so"))
         (staging / ".viewrank-ready").write_text(f"{DJL_TORCH[2]} + jni {DJL_JNI[2]}\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _publish(staging, target)
     return target
 
 
@@ -211,8 +222,7 @@ def assemble(root: Path | None = None) -> Path:
         return dist
     zips = fetch(root)
     jhome = java_home()
-    staging_parent = Path(tempfile.mkdtemp(prefix=".assemble-", dir=root))
-    try:
+    with _staging(root, ".assemble-") as staging_parent:
         with zipfile.ZipFile(zips["core"]) as zf:
             zf.extractall(staging_parent)
         staged = next(staging_parent.glob("opensearch-*"))
@@ -224,11 +234,7 @@ def assemble(root: Path | None = None) -> Path:
             _run([str(staged / "bin" / "opensearch-plugin"), "install", "--batch", zips[artifact].resolve().as_uri()],
                  f"installing {artifact}", env=env)
         (staged / ".viewrank-assembled").write_text(VERSION)
-        if dist.exists():
-            shutil.rmtree(dist)
-        os.replace(staged, dist)
-    finally:
-        shutil.rmtree(staging_parent, ignore_errors=True)
+        _publish(staged, dist)
     return dist
 
 

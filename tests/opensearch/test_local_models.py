@@ -21,7 +21,13 @@ TEXTS = ["Vitamin D deficiency is linked to bone loss.", "Mitochondria make ATP.
 def client(node):
     c = C.connect(node.url)
     C.configure_ml(c)
-    return c
+    before = {h["_id"] for h in c.transport.perform_request("POST", f"{C.ML}/models/_search",
+                                                            body={"query": {"match_all": {}}, "size": 1000})["hits"]["hits"]}
+    yield c
+    after = c.transport.perform_request("POST", f"{C.ML}/models/_search", body={"query": {"match_all": {}}, "size": 1000})
+    for hit in after["hits"]["hits"]:  # the node keeps at most 10 deployed local models
+        if hit["_id"] not in before and "chunk_number" not in hit["_source"]:
+            C.undeploy_model(c, hit["_id"])
 
 
 @pytest.fixture(scope="module")
