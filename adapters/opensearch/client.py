@@ -1,8 +1,8 @@
 """Neural search on a real OpenSearch node: ml-commons models, pipelines, k-NN index, ingest, search.
 
-Models are remote by default: ml-commons connectors to ``viewrank serve`` using ml-commons'
-built-in pre/post-process functions (no Painless), so the node runs exactly the models the
-Python path runs.
+Models are remote (ml-commons connectors to ``viewrank serve`` using ml-commons' built-in
+pre/post-process functions, no Painless) or local (``viewrank export onnx --ml-commons`` bundles
+that run inside the node); either way the node runs exactly the models the Python path runs.
 """
 
 from __future__ import annotations
@@ -97,15 +97,10 @@ def register_remote_model(client, kind: str, endpoint: str, token: str | None = 
     return model_id
 
 
-def register_local_model(client, export_dir: str | Path, name: str | None = None, timeout: float = 300.0) -> str:
-    """Upload a ``viewrank export onnx ... --ml-commons`` bundle to the node in 10 MB chunks
-    (``_register_meta`` + ``upload_chunk``), deploy it there, and return its model id.
-
-    The model then runs inside OpenSearch (DJL + ONNX Runtime), no ``viewrank serve`` needed.
-    A node from ``viewrank opensearch up`` has the native libraries that needs (see
-    :func:`viewrank.adapters.opensearch.node.prepare_djl`); another node must reach publish.djl.ai.
-    """
-    from viewrank.exporters.ml_commons import BODY_NAME, CHUNK, ZIP_NAME
+def read_local_bundle(export_dir: str | Path) -> tuple[dict, Path]:
+    """The register body and zip of a ``viewrank export onnx ... --ml-commons`` directory, checked
+    for what uploading needs (both files there, the zip's size as the body says)."""
+    from viewrank.exporters.ml_commons import BODY_NAME, ZIP_NAME
 
     folder = Path(export_dir)
     body_path, zip_path = folder / BODY_NAME, folder / ZIP_NAME
@@ -113,19 +108,58 @@ def register_local_model(client, export_dir: str | Path, name: str | None = None
         raise ViewrankError(f"{folder} has no {ZIP_NAME} + {BODY_NAME}: export it with "
                             f"`viewrank export onnx MODEL --out {folder} --ml-commons`")
     body = json.loads(body_path.read_text(encoding="utf-8"))
+    size = zip_path.stat().st_size
+    if size != body["model_content_size_in_bytes"]:
+        raise ViewrankError(f"{zip_path} is {size} bytes but {body_path} says "
+                            f"{body['model_content_size_in_bytes']}: re-export the directory")
+    return body, zip_path
+
+
+def find_local_model(client, name: str, content_hash: str) -> dict | None:
+    """The registered model called ``name`` whose zip has this sha256 (``{"model_id", "model_state"}``),
+    or None. Upload chunks are stored as models too; they are skipped."""
+    found = client.transport.perform_request("POST", f"{ML}/models/_search", body={
+        "size": 100, "query": {"term": {"model_content_hash_value": content_hash}}})
+    for hit in found["hits"]["hits"]:
+        src = hit["_source"]
+        if "chunk_number" not in src and src.get("name") == name:
+            return {"model_id": hit["_id"], "model_state": src.get("model_state")}
+    return None
+
+
+def register_local_model(client, export_dir: str | Path, name: str | None = None, timeout: float = 300.0,
+                         reuse: bool = True) -> str:
+    """Upload a ``viewrank export onnx ... --ml-commons`` bundle to the node in 10 MB chunks
+    (``_register_meta`` + ``upload_chunk``), deploy it there, and return its model id.
+
+    The model then runs inside OpenSearch (DJL + ONNX Runtime), no ``viewrank serve`` needed.
+    With ``reuse`` (the default) a model of the same name and the same zip (sha256) that the node
+    already holds is deployed if needed and returned instead of uploading a copy: running
+    ``setup`` again does not fill the node's 10-model limit.
+    A node from ``viewrank opensearch up`` has the native libraries that needs (see
+    :func:`viewrank.adapters.opensearch.node.prepare_djl`); another node must reach publish.djl.ai.
+    """
+    from viewrank.exporters.ml_commons import CHUNK
+
+    body, zip_path = read_local_bundle(export_dir)
     if name:
         body["name"] = name
+    what = f"the local model {body['name']}"
+    known = find_local_model(client, body["name"], body["model_content_hash_value"]) if reuse else None
+    if known is not None:
+        model_id = known["model_id"]
+        if known["model_state"] != "DEPLOYED":
+            deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
+            _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
+        return model_id
     data = zip_path.read_bytes()
-    if len(data) != body["model_content_size_in_bytes"]:
-        raise ViewrankError(f"{zip_path} is {len(data)} bytes but {body_path} says "
-                            f"{body['model_content_size_in_bytes']}: re-export the directory")
     meta = client.transport.perform_request("POST", f"{ML}/models/_register_meta", body=body)
     model_id = meta["model_id"]
     for i in tqdm(range(body["total_chunks"]), desc=f"uploading {zip_path.name}", unit="chunk", leave=False):
         client.transport.perform_request("POST", f"{ML}/models/{model_id}/upload_chunk/{i}",
                                          body=data[i * CHUNK:(i + 1) * CHUNK])
     deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
-    _wait_task(client, deployed["task_id"], f"deploying the local model {body['name']} ({model_id})", timeout)
+    _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
     return model_id
 
 

@@ -23,13 +23,16 @@ MODES = ("bm25", "neural", "hybrid", "rerank")
 class Setup:
     url: str
     index: str
-    serve_url: str
+    serve_url: str | None  # None when both models run inside the node
     embedding_model: str
     rerank_model: str
     dim: int
     ingest_pipeline: str
     hybrid_pipeline: str
     rerank_pipeline: str
+    # where each model runs: "remote:<serve url>" or "local:<export dir>"
+    embedding_source: str = ""
+    rerank_source: str = ""
 
     @staticmethod
     def path(index: str) -> Path:
@@ -55,7 +58,8 @@ def node_url(url: str | None) -> str:
     return state.url
 
 
-def serve_dim(serve_url: str, token: str | None) -> int:
+def serve_health(serve_url: str, token: str | None, needs: tuple[str, ...]) -> dict:
+    """``viewrank serve``'s /health, checked to serve each of ``needs`` ("embedder", "reranker")."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -63,27 +67,65 @@ def serve_dim(serve_url: str, token: str | None) -> int:
         health = httpx.get(f"{serve_url}/health", headers=headers, timeout=10).json()
     except httpx.HTTPError as exc:
         raise ViewrankError(f"viewrank serve does not answer at {serve_url} ({exc}): start `viewrank serve` first") from None
-    if not health.get("embedder") or not health.get("reranker"):
-        raise ViewrankError(f"viewrank serve at {serve_url} must serve both --embedder and --reranker (it has {health})")
-    return int(health["dim"])
+    missing = [n for n in needs if not health.get(n)]
+    if missing:
+        flags = " and ".join(f"--{n}" for n in needs)
+        raise ViewrankError(f"viewrank serve at {serve_url} must serve {flags} (it has {health})")
+    return health
 
 
-def setup(url: str | None, serve_url: str, index: str, token: str | None = None, data_type: str = "float",
-          weights: tuple[float, float] = (0.3, 0.7), replace: bool = False) -> Setup:
-    """Models (remote, on viewrank serve), ingest pipeline, k-NN index and search pipelines."""
+def local_bundle(export_dir: str, function: str, flag: str) -> dict:
+    """The register body of an ml-commons bundle, checked to be a ``function`` model."""
+    body, _ = C.read_local_bundle(export_dir)
+    if body["function_name"] != function:
+        raise ViewrankError(f"{flag} {export_dir}: the bundle is a {body['function_name']} model, {flag} needs "
+                            f"{function} (export {'dense or dense:DIR' if function == 'TEXT_EMBEDDING' else 'cross-encoder:DIR'} "
+                            "with --ml-commons)")
+    return body
+
+
+def setup(url: str | None, serve_url: str | None, index: str, token: str | None = None, data_type: str = "float",
+          weights: tuple[float, float] = (0.3, 0.7), replace: bool = False,
+          embedder_export: str | None = None, reranker_export: str | None = None) -> Setup:
+    """Models, ingest pipeline, k-NN index and search pipelines.
+
+    Each model runs inside the node when its export is given (``embedder_export``: a TEXT_EMBEDDING
+    bundle, ``reranker_export``: a TEXT_SIMILARITY cross-encoder bundle, both from
+    ``viewrank export onnx ... --ml-commons``), else remotely on ``viewrank serve`` at ``serve_url``.
+    Everything is checked before the node is changed.
+    """
+    needs = tuple(role for role, export in (("embedder", embedder_export), ("reranker", reranker_export)) if not export)
+    if needs and not serve_url:
+        flags = " and ".join(f"--{n}-export DIR" for n in needs)
+        raise ViewrankError(f"setup needs --serve-url (viewrank serve) or {flags} (a model run inside the node)")
+    emb_body = local_bundle(embedder_export, "TEXT_EMBEDDING", "--embedder-export") if embedder_export else None
+    if reranker_export:
+        local_bundle(reranker_export, "TEXT_SIMILARITY", "--reranker-export")
+    if emb_body is not None and data_type != "float":
+        raise ViewrankError(f"--data-type {data_type} needs integer vectors, and the local embedder "
+                            f"{embedder_export} returns floats: serve an int8:DIR embedder remotely instead")
+    health = serve_health(serve_url, token, needs) if needs else {}
+    dim = int(emb_body["model_config"]["embedding_dimension"]) if emb_body is not None else int(health["dim"])
     url = node_url(url)
     client = C.connect(url)
-    dim = serve_dim(serve_url, token)
     C.configure_ml(client)
-    emb = C.register_remote_model(client, "embedding", serve_url, token, name=f"viewrank-embed-{index}")
-    rr = C.register_remote_model(client, "rerank", serve_url, token, name=f"viewrank-rerank-{index}")
+
+    def model(kind: str, export: str | None) -> tuple[str, str]:
+        name = f"viewrank-{'embed' if kind == 'embedding' else 'rerank'}-{index}"
+        if export:
+            return C.register_local_model(client, export, name=name), f"local:{export}"
+        return C.register_remote_model(client, kind, serve_url, token, name=name), f"remote:{serve_url}"
+
+    emb, emb_source = model("embedding", embedder_export)
+    rr, rr_source = model("rerank", reranker_export)
     names = {k: f"viewrank-{k}-{index}" for k in ("ingest", "hybrid", "rerank")}
     C.create_ingest_pipeline(client, names["ingest"], emb)
     C.create_index(client, index, dim, names["ingest"], data_type=data_type, replace=replace)
     client.indices.put_settings(index=index, body={"index": {"default_pipeline": names["ingest"]}})
     C.create_hybrid_pipeline(client, names["hybrid"], weights)
     C.create_rerank_pipeline(client, names["rerank"], rr)
-    setup = Setup(url, index, serve_url, emb, rr, dim, names["ingest"], names["hybrid"], names["rerank"])
+    setup = Setup(url, index, serve_url if needs else None, emb, rr, dim, names["ingest"], names["hybrid"],
+                  names["rerank"], emb_source, rr_source)
     setup.save()
     return setup
 

@@ -10,6 +10,7 @@ from tests.exporters.conftest import export, tiny_bert
 from viewrank.adapters.opensearch import client as C
 from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
+from viewrank.types import Query
 
 pytestmark = pytest.mark.opensearch
 
@@ -77,3 +78,78 @@ def test_register_local_cli_prints_a_deployed_model(node, client, bundles):
     model_id = json.loads(proc.stdout.strip().splitlines()[-1])["model_id"]
     C.check_model_deployed(client, model_id)
     assert len(C.predict_local_embedding(client, model_id, ["one text"])[0]) == 24
+
+
+@pytest.fixture(scope="module")
+def local_setup(node, client, bundles, tiny_dataset):
+    """`setup` with both models inside the node (no viewrank serve), the tiny corpus ingested."""
+    from viewrank.adapters.opensearch import workflow
+
+    st = workflow.setup(node.url, None, "viewrank-test-local", replace=True,
+                        embedder_export=str(bundles["dense"][1]), reranker_export=str(bundles["ce"][1]))
+    report = workflow.ingest(st.index, str(tiny_dataset))
+    assert report.indexed == 6 and not report.failed
+    return st
+
+
+def test_setup_with_local_models_needs_no_serve(local_setup, bundles):
+    assert local_setup.serve_url is None and local_setup.dim == 24
+    assert local_setup.embedding_source == f"local:{bundles['dense'][1]}"
+    assert local_setup.rerank_source == f"local:{bundles['ce'][1]}"
+
+
+def test_local_ingest_and_neural_search_match_the_python_path(local_setup, bundles, tiny_dataset):
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(tiny_dataset)
+    docs = list(ds.iter_corpus())
+    embedder = get_host().embedder(f"dense:{bundles['dense'][0]}")
+    dvec = np.array(embedder.embed([d.contents for d in docs], role="passage"))
+    for q in ds.queries("test"):
+        qv = np.array(embedder.embed([q.text], role="query")[0])
+        want = {d.docid: (1 + float(s)) / 2 for d, s in zip(docs, dvec @ qv)}  # Lucene's cosine score
+        got = dict(C.search(C.connect(local_setup.url), local_setup.index, "neural", q.text, 6,
+                            local_setup.embedding_model))
+        assert set(got) == set(want)  # the ingest pipeline embedded every document
+        assert max(abs(got[d] - want[d]) for d in got) < 1e-4
+
+
+def test_the_rerank_pipeline_runs_the_local_cross_encoder(local_setup, bundles, tiny_dataset):
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(tiny_dataset)
+    reranker = get_host().reranker(f"cross-encoder:{bundles['ce'][0]}")
+    os_client = C.connect(local_setup.url)
+    for q in ds.queries("test"):
+        bm25 = [d for d, _ in C.search(os_client, local_setup.index, "bm25", q.text, 6)]
+        ranked = reranker.rerank(Query(q.qid, q.text), [ds.candidate(d) for d in bm25])
+        want = dict(zip(ranked.docids, ranked.scores))
+        got = C.search(os_client, local_setup.index, "rerank", q.text, 6, None, local_setup.rerank_pipeline)
+        assert [d for d, _ in got] and {d for d, _ in got} == set(bm25)
+        assert max(abs(s - want[d]) for d, s in got) < 1e-3
+        # the node's order is the cross-encoder's, up to near-ties the tolerance allows
+        ordered = [want[d] for d, _ in got]
+        assert all(a >= b - 2e-3 for a, b in zip(ordered, ordered[1:]))
+
+
+def test_setup_again_reuses_the_deployed_local_models(local_setup, node, bundles):
+    from viewrank.adapters.opensearch import workflow
+
+    again = workflow.setup(node.url, None, local_setup.index, embedder_export=str(bundles["dense"][1]),
+                           reranker_export=str(bundles["ce"][1]))
+    assert (again.embedding_model, again.rerank_model) == (local_setup.embedding_model, local_setup.rerank_model)
+
+
+def test_setup_refuses_a_bundle_in_the_wrong_role_before_touching_the_node(tmp_path, bundles):
+    from tests.conftest import run_cli
+
+    proc = run_cli("opensearch", "setup", "--index", "viewrank-test-never", "--url", "http://127.0.0.1:9",
+                   "--embedder-export", str(bundles["ce"][1]), "--reranker-export", str(bundles["ce"][1]))
+    assert proc.returncode == 2 and "TEXT_SIMILARITY" in proc.stderr and "--embedder-export" in proc.stderr
+    proc = run_cli("opensearch", "setup", "--index", "viewrank-test-never", "--url", "http://127.0.0.1:9",
+                   "--embedder-export", str(bundles["dense"][1]))
+    assert proc.returncode == 2 and "--serve-url" in proc.stderr and "--reranker-export" in proc.stderr
+    proc = run_cli("opensearch", "setup", "--index", "viewrank-test-never", "--url", "http://127.0.0.1:9",
+                   "--embedder-export", str(bundles["dense"][1]), "--reranker-export", str(bundles["ce"][1]),
+                   "--data-type", "byte")
+    assert proc.returncode == 2 and "--data-type byte" in proc.stderr

@@ -16,8 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
     up.add_argument("--heap", default="1g")
     ops.add_parser("down", help="stop the node")
-    st = ops.add_parser("setup", help="remote models on viewrank serve, pipelines and the k-NN index")
-    st.add_argument("--serve-url", required=True, help="where `viewrank serve --embedder .. --reranker ..` listens")
+    st = ops.add_parser("setup", help="models (on viewrank serve or inside the node), pipelines and the k-NN index")
+    st.add_argument("--serve-url", default=None,
+                    help="where `viewrank serve --embedder .. --reranker ..` listens (for each model not given as an export)")
+    st.add_argument("--embedder-export", default=None, metavar="DIR",
+                    help="run the embedder inside the node: a `viewrank export onnx dense[:DIR] --ml-commons` directory")
+    st.add_argument("--reranker-export", default=None, metavar="DIR",
+                    help="run the reranker inside the node: a `viewrank export onnx cross-encoder:DIR --ml-commons` "
+                         "directory (MVP is listwise: serve it remotely)")
     st.add_argument("--token", default=None, help="bearer token of viewrank serve")
     st.add_argument("--index", default="scifact")
     st.add_argument("--data-type", choices=["float", "byte"], default="float")
@@ -63,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         print("stopped" if node.down() else "no node was running")
         return 0
     if args.op == "setup":
-        s = workflow.setup(args.url, args.serve_url, args.index, args.token, args.data_type, replace=args.replace)
+        s = workflow.setup(args.url, args.serve_url, args.index, args.token, args.data_type, replace=args.replace,
+                           embedder_export=args.embedder_export, reranker_export=args.reranker_export)
         print(json.dumps(asdict(s), indent=2))
         return 0
     if args.op == "register-local":
