@@ -115,27 +115,29 @@ def read_local_bundle(export_dir: str | Path) -> tuple[dict, Path]:
     return body, zip_path
 
 
-def find_local_model(client, name: str, content_hash: str) -> dict | None:
-    """The registered model called ``name`` whose zip has this sha256 (``{"model_id", "model_state"}``),
-    or None. Upload chunks are stored as models too; they are skipped."""
+def local_models_named(client, name: str) -> list[dict]:
+    """The registered local models called ``name`` (``{"model_id", "model_state", "hash"}``), newest
+    first. Upload chunks are stored as models too; they are skipped."""
     found = client.transport.perform_request("POST", f"{ML}/models/_search", body={
-        "size": 100, "query": {"term": {"model_content_hash_value": content_hash}}})
-    for hit in found["hits"]["hits"]:
-        src = hit["_source"]
-        if "chunk_number" not in src and src.get("name") == name:
-            return {"model_id": hit["_id"], "model_state": src.get("model_state")}
-    return None
+        "size": 100, "query": {"bool": {"must_not": {"exists": {"field": "chunk_number"}},
+                                        "filter": [{"term": {"name.keyword": name}},
+                                                   {"exists": {"field": "model_content_hash_value"}}]}},
+        "sort": [{"created_time": {"order": "desc"}}]})
+    return [{"model_id": hit["_id"], "model_state": hit["_source"].get("model_state"),
+             "hash": hit["_source"].get("model_content_hash_value")}
+            for hit in found["hits"]["hits"] if hit["_source"].get("name") == name]
 
 
 def register_local_model(client, export_dir: str | Path, name: str | None = None, timeout: float = 300.0,
-                         reuse: bool = True) -> str:
+                         reuse: bool = True, replace: bool = False) -> str:
     """Upload a ``viewrank export onnx ... --ml-commons`` bundle to the node in 10 MB chunks
     (``_register_meta`` + ``upload_chunk``), deploy it there, and return its model id.
 
     The model then runs inside OpenSearch (DJL + ONNX Runtime), no ``viewrank serve`` needed.
     With ``reuse`` (the default) a model of the same name and the same zip (sha256) that the node
     already holds is deployed if needed and returned instead of uploading a copy: running
-    ``setup`` again does not fill the node's 10-model limit.
+    ``setup`` again does not fill the node's 10-model limit. With ``replace``, other deployed
+    models of that name (an earlier export) are undeployed once this one is deployed.
     A node from ``viewrank opensearch up`` has the native libraries that needs (see
     :func:`viewrank.adapters.opensearch.node.prepare_djl`); another node must reach publish.djl.ai.
     """
@@ -145,21 +147,26 @@ def register_local_model(client, export_dir: str | Path, name: str | None = None
     if name:
         body["name"] = name
     what = f"the local model {body['name']}"
-    known = find_local_model(client, body["name"], body["model_content_hash_value"]) if reuse else None
+    same_name = local_models_named(client, body["name"]) if reuse or replace else []
+    known = next((m for m in same_name if m["hash"] == body["model_content_hash_value"]), None) if reuse else None
     if known is not None:
         model_id = known["model_id"]
         if known["model_state"] != "DEPLOYED":
             deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
             _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
-        return model_id
-    data = zip_path.read_bytes()
-    meta = client.transport.perform_request("POST", f"{ML}/models/_register_meta", body=body)
-    model_id = meta["model_id"]
-    for i in tqdm(range(body["total_chunks"]), desc=f"uploading {zip_path.name}", unit="chunk", leave=False):
-        client.transport.perform_request("POST", f"{ML}/models/{model_id}/upload_chunk/{i}",
-                                         body=data[i * CHUNK:(i + 1) * CHUNK])
-    deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
-    _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
+    else:
+        data = zip_path.read_bytes()
+        meta = client.transport.perform_request("POST", f"{ML}/models/_register_meta", body=body)
+        model_id = meta["model_id"]
+        for i in tqdm(range(body["total_chunks"]), desc=f"uploading {zip_path.name}", unit="chunk", leave=False):
+            client.transport.perform_request("POST", f"{ML}/models/{model_id}/upload_chunk/{i}",
+                                             body=data[i * CHUNK:(i + 1) * CHUNK])
+        deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
+        _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
+    if replace:
+        for old in same_name:
+            if old["model_id"] != model_id and old["model_state"] in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
+                undeploy_model(client, old["model_id"])
     return model_id
 
 

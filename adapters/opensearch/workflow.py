@@ -113,7 +113,8 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
     def model(kind: str, export: str | None) -> tuple[str, str]:
         name = f"viewrank-{'embed' if kind == 'embedding' else 'rerank'}-{index}"
         if export:
-            return C.register_local_model(client, export, name=name), f"local:{export}"
+            # replace: an earlier export set up under this name is undeployed (the node holds 10)
+            return C.register_local_model(client, export, name=name, replace=True), f"local:{export}"
         return C.register_remote_model(client, kind, serve_url, token, name=name), f"remote:{serve_url}"
 
     emb, emb_source = model("embedding", embedder_export)

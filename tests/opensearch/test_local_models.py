@@ -153,3 +153,20 @@ def test_setup_refuses_a_bundle_in_the_wrong_role_before_touching_the_node(tmp_p
                    "--embedder-export", str(bundles["dense"][1]), "--reranker-export", str(bundles["ce"][1]),
                    "--data-type", "byte")
     assert proc.returncode == 2 and "--data-type byte" in proc.stderr
+
+
+def test_setup_with_a_new_export_undeploys_the_one_it_replaces(node, client, bundles, tmp_path):
+    from viewrank.adapters.opensearch import workflow
+
+    newer = export(f"dense:{bundles['dense'][0]}", tmp_path / "dense-again", ml_commons=True, parity=False,
+                   name="dense-again")  # the same model under another file name: another zip, another hash
+    first = workflow.setup(node.url, None, "viewrank-test-replace", replace=True,
+                           embedder_export=str(bundles["dense"][1]), reranker_export=str(bundles["ce"][1]))
+    second = workflow.setup(node.url, None, "viewrank-test-replace", embedder_export=str(newer),
+                            reranker_export=str(bundles["ce"][1]))
+    assert second.embedding_model != first.embedding_model
+    assert second.rerank_model == first.rerank_model  # unchanged bundle: reused, still deployed
+    state = client.transport.perform_request("GET", f"{C.ML}/models/{first.embedding_model}")["model_state"]
+    assert state != "DEPLOYED"
+    C.check_model_deployed(client, second.embedding_model)
+    C.check_model_deployed(client, second.rerank_model)
