@@ -11,6 +11,14 @@ as its only output and ``pooling_mode: CLS``: ml-commons takes that one "token",
 pooling, Matryoshka truncation and normalisation baked into the graph are what the node returns.
 ``TEXT_SIMILARITY`` (cross-encoders) takes the first output as the pair's score. The body is
 checked against these rules before anything is written.
+
+The zip's graph is the fp32 one, or the int8 one (``variant="int8"``, ``--ml-commons-variant
+int8``). ml-commons 2.19 runs ONNX Runtime 1.16.3, which refuses a graph whose ``opset_import``
+names a domain at a version it does not know (onnx 1.23 stamps ``ai.onnx.ml`` 5 on the
+quantiser's output, 1.16.3 knows up to 3), so imports of domains no node uses are dropped.
+The export's parity gate judged the graph on the exporting machine's ONNX Runtime; the node's
+1.16.3 computes int8 graphs differently (measured: max embedding difference 0.021 on MiniLM),
+so ``viewrank opensearch verify-local`` re-runs the gate through the node.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ BODY_NAME = "ml_commons_register.json"
 FEEDS_TOKEN_TYPES = ("bert", "albert")
 CHUNK = 10_000_000
 BUNDLE_OUTPUT = "ml_commons_token_embeddings"  # [batch, 1, dim]: sentence_embedding as one "token"
+BUNDLE_VARIANTS = ("fp32", "int8")
 
 
-def register_body(cfg: dict, hf_config: dict, zip_path: Path, name: str) -> dict:
+def register_body(cfg: dict, hf_config: dict, zip_path: Path, name: str, variant: str = "fp32") -> dict:
     size = zip_path.stat().st_size
     model_type = str(hf_config.get("model_type", "bert"))
     if cfg["kind"] == "embedder":
@@ -48,7 +57,7 @@ def register_body(cfg: dict, hf_config: dict, zip_path: Path, name: str) -> dict
                         "framework_type": "huggingface_transformers", "all_config": json.dumps(hf_config)}
     return {
         "name": name, "version": "1.0.0", "model_format": "ONNX", "function_name": function,
-        "description": f"viewrank export of {cfg['source']} ({cfg['task']})",
+        "description": f"viewrank export of {cfg['source']} ({cfg['task']}, {variant})",
         "model_content_hash_value": sha256_file(zip_path),
         "model_content_size_in_bytes": size, "total_chunks": max(1, -(-size // CHUNK)),
         "model_config": model_config,
@@ -100,28 +109,41 @@ def _bundle_graph_problems(zip_path: Path, member: str, dim: int) -> list[str]:
     return []
 
 
-def embedder_bundle_graph(src: Path, dim: int) -> bytes:
-    """``src`` with ``sentence_embedding`` unsqueezed to ``[batch, 1, dim]`` as its only output."""
+def for_node_runtime(model) -> None:
+    """Drop ``opset_import`` entries of domains no node uses (in place): ml-commons' ONNX Runtime
+    1.16.3 refuses versions newer than it knows even for unused domains."""
+    used = {n.domain or "ai.onnx" for n in model.graph.node} | {"ai.onnx"}
+    keep = [o for o in model.opset_import if (o.domain or "ai.onnx") in used]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+
+
+def bundle_graph(src: Path, cfg: dict) -> bytes:
+    """The zip's graph: ``src`` fit for the node's runtime; for embedders, with ``sentence_embedding``
+    unsqueezed to ``[batch, 1, dim]`` as its only output."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(src))
-    graph = model.graph
-    first = graph.output[0]
-    dims = [d.dim_value or d.dim_param for d in first.type.tensor_type.shape.dim]
-    graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "ml_commons_axis"))
-    graph.node.append(helper.make_node("Unsqueeze", [first.name, "ml_commons_axis"], [BUNDLE_OUTPUT],
-                                       name="ml_commons_unsqueeze"))
-    new = helper.make_tensor_value_info(BUNDLE_OUTPUT, TensorProto.FLOAT, [dims[0] if dims else "batch", 1, dim])
-    del graph.output[:]
-    graph.output.append(new)
-    onnx.checker.check_model(model)
+    for_node_runtime(model)
+    if cfg["kind"] == "embedder":
+        graph, dim = model.graph, int(cfg["dim"])
+        first = graph.output[0]
+        dims = [d.dim_value or d.dim_param for d in first.type.tensor_type.shape.dim]
+        graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "ml_commons_axis"))
+        graph.node.append(helper.make_node("Unsqueeze", [first.name, "ml_commons_axis"], [BUNDLE_OUTPUT],
+                                           name="ml_commons_unsqueeze"))
+        new = helper.make_tensor_value_info(BUNDLE_OUTPUT, TensorProto.FLOAT, [dims[0] if dims else "batch", 1, dim])
+        del graph.output[:]
+        graph.output.append(new)
+        onnx.checker.check_model(model)
     return model.SerializeToString()
 
 
-def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str) -> Path:
-    """Write ``ml_commons.zip`` and ``ml_commons_register.json`` into ``root`` (checked first)."""
+def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str, variant: str = "fp32") -> Path:
+    """Write ``ml_commons.zip`` and ``ml_commons_register.json`` into ``root`` (checked first), the
+    zip holding the ``variant`` graph (fp32 or int8)."""
     if cfg["task"] == "mvp":
         raise ViewrankError("ml-commons has no listwise local-model function: serve MVP with `viewrank serve "
                             "--reranker onnx:DIR` and an ml-commons remote connector (docs/serve.md)")
@@ -131,16 +153,19 @@ def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str) -> Path:
                             f"remote connector, or bundle the float model (dense:DIR)")
     if cfg.get("external_data"):
         raise ViewrankError("ml-commons zips hold a single .onnx file; this graph uses external data (> 2 GB)")
+    if variant not in BUNDLE_VARIANTS:
+        raise ViewrankError(f"ml-commons bundle variant {variant!r}: choose one of {', '.join(BUNDLE_VARIANTS)} "
+                            "(fp16 needs a GPU, which ml-commons' local models do not use)")
+    if variant not in cfg["variants"]:
+        raise ViewrankError(f"the ml-commons bundle is to hold the {variant} graph, which this export lacks: "
+                            f"add --{variant}")
     zip_path = root / ZIP_NAME
     tmp = root / (ZIP_NAME + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        if cfg["kind"] == "embedder":
-            zf.writestr(f"{name}.onnx", embedder_bundle_graph(root / cfg["variants"]["fp32"], int(cfg["dim"])))
-        else:
-            zf.write(root / cfg["variants"]["fp32"], f"{name}.onnx")
+        zf.writestr(f"{name}.onnx", bundle_graph(root / cfg["variants"][variant], cfg))
         zf.write(root / "tokenizer.json", "tokenizer.json")
     tmp.replace(zip_path)
-    body = register_body(cfg, hf_config, zip_path, name)
+    body = register_body(cfg, hf_config, zip_path, name, variant)
     problems = check_bundle(body, cfg, zip_path)
     if problems:
         zip_path.unlink()

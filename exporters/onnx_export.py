@@ -43,6 +43,7 @@ class ExportOptions:
     max_length: int | None = None
     triton: bool = False
     ml_commons: bool = False
+    ml_commons_variant: str = "fp32"  # the graph in the ml-commons zip: fp32 or int8 (needs int8)
     parity: bool = True
     parity_data: str | None = None
     parity_queries: int = DEFAULT_PARITY_QUERIES
@@ -199,6 +200,17 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         KeepRequest.parse(opts.int8_keep_fp32)  # bad syntax fails before the model is built
         if opts.int8_calibration_queries < 1:
             raise ViewrankError(f"--int8-calibration-queries {opts.int8_calibration_queries}: give 1 or more")
+    if opts.ml_commons_variant != "fp32":
+        from viewrank.exporters.ml_commons import BUNDLE_VARIANTS
+
+        if not opts.ml_commons:
+            raise ViewrankError("ml_commons_variant (--ml-commons-variant) picks the graph of the ml-commons zip: "
+                                "add ml_commons (--ml-commons)")
+        if opts.ml_commons_variant not in BUNDLE_VARIANTS:
+            raise ViewrankError(f"--ml-commons-variant {opts.ml_commons_variant!r}: choose one of "
+                                f"{', '.join(BUNDLE_VARIANTS)}")
+        if opts.ml_commons_variant == "int8" and not opts.int8:
+            raise ViewrankError("--ml-commons-variant int8 bundles the int8 graph: add int8 (--int8)")
     kind, model = build_model(spec)
     config = config_for(model)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -251,7 +263,9 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
             from viewrank.exporters.ml_commons import write_bundle
 
             _log("writing the ml-commons bundle")
-            write_bundle(tmp, cfg, hf_config, name)
+            write_bundle(tmp, cfg, hf_config, name, opts.ml_commons_variant)
+            cfg["ml_commons_variant"] = opts.ml_commons_variant  # what verify-local judges it as
+            write_json(tmp / RUNTIME_CONFIG, cfg)
         if opts.triton:
             from viewrank.exporters.triton import write_repository
 
@@ -355,6 +369,13 @@ def run_gate(tmp: Path, kind: str, model: Any, config: OnnxConfig, variants: dic
     return reports
 
 
+def variant_limits(config: OnnxConfig, variant: str) -> tuple[float, float, float, float]:
+    """The gate's limits for a variant: (max abs diff, nDCG@10 loss, Kendall tau, tie margin)."""
+    atol = {"fp32": config.atol, "int8": config.int8_atol, "fp16": config.fp16_atol}[variant]
+    tau, tie = (config.int8_tau, config.int8_tie) if variant == "int8" else (config.tau, 0.0)
+    return atol, NDCG_LIMITS[variant], tau, tie
+
+
 def gate_reports(folder: Path, kind: str, model: Any, config: OnnxConfig, variants: dict[str, str],
                  parity_data: str | None, parity_queries: int) -> tuple[dict, list[str]]:
     """Every variant's parity report against PyTorch, and the failures (``variant: what``)."""
@@ -370,9 +391,8 @@ def gate_reports(folder: Path, kind: str, model: Any, config: OnnxConfig, varian
             reports[variant] = {"skipped": skipped}
             _log(f"  {variant}: not checked ({skipped})")
             continue
-        atol = {"fp32": config.atol, "int8": config.int8_atol, "fp16": config.fp16_atol}[variant]
-        tau, tie = (config.int8_tau, config.int8_tie) if variant == "int8" else (config.tau, 0.0)
-        rep = check(sample, kind, reference, runtime, variant, atol, NDCG_LIMITS[variant], tau, tie,
+        atol, ndcg_limit, tau, tie = variant_limits(config, variant)
+        rep = check(sample, kind, reference, runtime, variant, atol, ndcg_limit, tau, tie,
                     getattr(config, "diff_measure", "abs"))
         reports[variant] = rep.as_dict()
         _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}"

@@ -20,9 +20,8 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
                   parity_data: str | None = None, parity_queries: int = DEFAULT_PARITY_QUERIES) -> dict[str, Any]:
     """The verification report: ``passed``, ``failures``, per-variant ``reports``, both CPUs."""
     from viewrank.exporters.artifacts import MANIFEST, verify_manifest
-    from viewrank.exporters.configs import config_for
     from viewrank.exporters.cpu import cpu_info
-    from viewrank.exporters.onnx_export import build_model, gate_reports
+    from viewrank.exporters.onnx_export import gate_reports
     from viewrank.plugins.onnx_runtime.runtime import load_config
 
     folder = Path(export_dir)
@@ -32,21 +31,12 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
     problems = verify_manifest(folder)
     if problems:
         raise ViewrankError(f"{folder}: files differ from {MANIFEST}: " + "; ".join(problems))
-    spec = model_spec or cfg.get("source")
-    if not spec:
-        raise ViewrankError(f"{folder}: its config names no source model; pass --model SPEC")
     exported = cfg.get("variants", {})
     chosen = list(variants or exported)
     unknown = [v for v in chosen if v not in exported]
     if unknown:
         raise ViewrankError(f"{folder} has no {', '.join(unknown)} graph; exported variants: {', '.join(exported)}")
-    kind, model = build_model(spec)
-    config = config_for(model)
-    if config.kind != cfg.get("kind"):
-        raise ViewrankError(f"{spec} is a {config.kind}, but {folder} holds a {cfg.get('kind')} graph")
-    # the torch side must cut texts where the exported tokenizer does
-    target = model.config if kind == "embedder" else model.model.config
-    target.max_length = int(cfg["max_length"])
+    spec, kind, model, config = source_model(folder, cfg, model_spec)
     import torch
 
     with torch.inference_mode():
@@ -54,3 +44,21 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
                                          parity_data, parity_queries)
     return {"dir": str(folder), "source": spec, "cpu": cpu_info(), "gate_cpu": cfg.get("parity_cpu"),
             "queries": parity_queries, "reports": reports, "failures": failures, "passed": not failures}
+
+
+def source_model(folder: Path, cfg: dict, model_spec: str | None = None) -> tuple[str, str, Any, Any]:
+    """The PyTorch model an export came from (``source`` in its config, or ``model_spec``), set to
+    cut texts where the exported tokenizer does: ``(spec, kind, model, OnnxConfig)``."""
+    from viewrank.exporters.configs import config_for
+    from viewrank.exporters.onnx_export import build_model
+
+    spec = model_spec or cfg.get("source")
+    if not spec:
+        raise ViewrankError(f"{folder}: its config names no source model; pass --model SPEC")
+    kind, model = build_model(spec)
+    config = config_for(model)
+    if config.kind != cfg.get("kind"):
+        raise ViewrankError(f"{spec} is a {config.kind}, but {folder} holds a {cfg.get('kind')} graph")
+    target = model.config if kind == "embedder" else model.model.config
+    target.max_length = int(cfg["max_length"])
+    return spec, kind, model, config

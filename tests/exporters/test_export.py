@@ -234,3 +234,28 @@ def test_int8_tau_ignores_reorders_the_reference_calls_ties_but_not_real_swaps()
     assert kendall_tau(ref, swapped, margin=0.044) < 0.0
     assert kendall_tau(ref, ref[::-1], margin=0.044) == -1.0
     assert kendall_tau(np.ones(4), np.arange(4.0), margin=0.044) == 1.0  # nothing separated: nothing to judge
+
+
+def test_ml_commons_variant_is_checked_before_anything_is_built(tiny_dense, tmp_path):
+    with pytest.raises(ViewrankError, match="add ml_commons"):
+        export(f"dense:{tiny_dense}", tmp_path / "a", ml_commons_variant="int8", int8=True)
+    with pytest.raises(ViewrankError, match="add int8"):
+        export(f"dense:{tiny_dense}", tmp_path / "b", ml_commons=True, ml_commons_variant="int8")
+    with pytest.raises(ViewrankError, match="choose one of fp32, int8"):
+        export(f"dense:{tiny_dense}", tmp_path / "c", ml_commons=True, ml_commons_variant="fp16", fp16=True)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_int8_ml_commons_bundle_holds_the_int8_graph_with_only_used_domains(tiny_dense, tmp_path):
+    import onnx
+
+    out = export(f"dense:{tiny_dense}", tmp_path / "e", int8=True, ml_commons=True, ml_commons_variant="int8",
+                 parity=False)
+    with zipfile.ZipFile(out / "ml_commons.zip") as zf:
+        graph = onnx.load_from_string(zf.read(next(n for n in zf.namelist() if n.endswith(".onnx"))))
+    ops = {n.op_type for n in graph.graph.node}
+    assert "DynamicQuantizeMatMul" in ops or "QAttention" in ops or "MatMulInteger" in ops
+    used = {n.domain or "" for n in graph.graph.node}
+    assert {o.domain or "" for o in graph.opset_import} <= used | {""}
+    assert json.loads((out / "viewrank_onnx.json").read_text())["ml_commons_variant"] == "int8"
+    assert "int8" in json.loads((out / "ml_commons_register.json").read_text())["description"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.exporters.conftest import export, tiny_bert
+from tests.exporters.conftest import SCIFACT, export, needs_scifact, tiny_bert
 from viewrank.adapters.opensearch import client as C
 from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
@@ -14,6 +14,9 @@ from viewrank.types import Query
 
 pytestmark = pytest.mark.opensearch
 
+# the names `setup` gives the models of the index "viewrank-test-local": every test that deploys one
+# of the two bundles uses them, so the node holds each bundle once (it takes at most 10 local models)
+DENSE_NAME, CE_NAME = "viewrank-embed-viewrank-test-local", "viewrank-rerank-viewrank-test-local"
 TEXTS = ["Vitamin D deficiency is linked to bone loss.", "Mitochondria make ATP.", "short",
          "A much longer passage about T cells, antibodies and the innate immune response " * 4]
 
@@ -45,7 +48,7 @@ def bundles(tmp_path_factory):
 
 def test_a_local_text_embedding_model_returns_viewrank_embeddings(client, bundles):
     model_dir, export_dir = bundles["dense"]
-    model_id = C.register_local_model(client, export_dir, name="viewrank-test-local-dense")
+    model_id = C.register_local_model(client, export_dir, name=DENSE_NAME)
     C.check_model_deployed(client, model_id)
     got = np.array(C.predict_local_embedding(client, model_id, TEXTS))
     want = np.array(get_host().embedder(f"dense:{model_dir}").embed(TEXTS, role="passage"))
@@ -56,7 +59,7 @@ def test_a_local_text_embedding_model_returns_viewrank_embeddings(client, bundle
 
 def test_a_local_text_similarity_model_returns_cross_encoder_scores(client, bundles):
     model_dir, export_dir = bundles["ce"]
-    model_id = C.register_local_model(client, export_dir, name="viewrank-test-local-ce")
+    model_id = C.register_local_model(client, export_dir, name=CE_NAME)
     got = np.array(C.predict_local_similarity(client, model_id, "what makes ATP?", TEXTS))
     want = np.array(get_host().reranker(f"cross-encoder:{model_dir}").score("what makes ATP?", TEXTS))
     assert got.shape == want.shape
@@ -73,7 +76,7 @@ def test_register_local_cli_prints_a_deployed_model(node, client, bundles):
 
     from tests.conftest import run_cli
 
-    proc = run_cli("opensearch", "register-local", str(bundles["dense"][1]), "--name", "viewrank-test-cli",
+    proc = run_cli("opensearch", "register-local", str(bundles["dense"][1]), "--name", DENSE_NAME,
                    "--url", node.url, check=True)
     model_id = json.loads(proc.stdout.strip().splitlines()[-1])["model_id"]
     C.check_model_deployed(client, model_id)
@@ -170,3 +173,47 @@ def test_setup_with_a_new_export_undeploys_the_one_it_replaces(node, client, bun
     assert state != "DEPLOYED"
     C.check_model_deployed(client, second.embedding_model)
     C.check_model_deployed(client, second.rerank_model)
+
+
+@needs_scifact
+def test_verify_local_runs_the_gate_through_the_node(client, bundles):
+    from viewrank.adapters.opensearch.verify_local import verify_local
+
+    for key, name in (("dense", DENSE_NAME), ("ce", CE_NAME)):
+        report = verify_local(client, bundles[key][1], parity_data=str(SCIFACT), parity_queries=3, name=name)
+        assert report["passed"], report["failures"]
+        assert report["variant"] == "fp32" and report["report"]["min_kendall_tau"] == 1.0
+        assert report["report"]["max_abs_diff"] < 1e-3
+        C.check_model_deployed(client, report["model_id"])
+
+
+@needs_scifact
+def test_verify_local_fails_a_bundle_that_is_not_the_model_it_claims(client, bundles, tmp_path):
+    from tests.conftest import run_cli
+    from viewrank.plugins.mvp.cross_encoder import CrossEncoder
+
+    other = tmp_path / "other-ce"  # the same backbone with another random scoring head
+    CrossEncoder.from_backbone(bundles["dense"][0], max_length=64, seed=123).save(other)
+    out = tmp_path / "report.json"
+    proc = run_cli("opensearch", "verify-local", str(bundles["ce"][1]), "--model", f"cross-encoder:{other}",
+                   "--parity-data", str(SCIFACT), "--parity-queries", "3", "--json", str(out), "--name", CE_NAME)
+    assert proc.returncode == 1 and "FAILED in the node" in proc.stdout
+    import json
+
+    report = json.loads(out.read_text())
+    assert not report["passed"] and any("max abs diff" in f for f in report["failures"])
+
+
+def test_an_int8_bundle_deploys_and_runs_the_int8_graph(client, bundles, tmp_path):
+    """onnx 1.23 stamps ai.onnx.ml opset 5 on the quantiser's output, which ml-commons' ONNX
+    Runtime 1.16.3 refuses at deploy; the bundle drops unused domains."""
+    model_dir = bundles["dense"][0]
+    out = export(f"dense:{model_dir}", tmp_path / "dense-int8", int8=True, ml_commons=True,
+                 ml_commons_variant="int8", parity=False, name="dense-int8")
+    model_id = C.register_local_model(client, out)
+    got = np.array(C.predict_local_embedding(client, model_id, TEXTS))
+    fp32 = np.array(get_host().embedder(f"dense:{model_dir}").embed(TEXTS, role="passage"))
+    int8 = np.array(get_host().embedder(f"onnx:{out}@variant=int8").embed(TEXTS, role="passage"))
+    assert got.shape == (len(TEXTS), 24) and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
+    assert 1e-6 < np.abs(got - fp32).max() < 0.05  # quantised: not the fp32 graph, and close to it
+    assert np.abs(got - int8).max() < 0.05

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-length", type=int, default=None, help="token limit stored for the runtime tokenizer")
     p.add_argument("--triton", action="store_true", help="also write a Triton model repository")
     p.add_argument("--ml-commons", action="store_true", help="also write the ml-commons zip and register body")
+    p.add_argument("--ml-commons-variant", choices=("fp32", "int8"), default="fp32",
+                   help="the graph in the ml-commons zip (default fp32; int8 needs --int8, and its gate judged this "
+                        "machine's ONNX Runtime: check it in the node with `viewrank opensearch verify-local`)")
     p.add_argument("--no-parity", action="store_true", help="skip the SciFact parity gate (not recommended)")
     p.add_argument("--parity-data", default=None, help="BEIR SciFact dir for the gate (default ../shared/data/scifact)")
     p.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                    int8_smooth=args.int8_smooth,
                    opset=args.opset, exporter=args.exporter,
                    optimize=not args.no_optimize, max_length=args.max_length,
-                   triton=args.triton, ml_commons=args.ml_commons, parity=not args.no_parity,
+                   triton=args.triton, ml_commons=args.ml_commons, ml_commons_variant=args.ml_commons_variant,
+                   parity=not args.no_parity,
                    parity_data=args.parity_data, parity_queries=args.parity_queries, name=args.name)
     out = exporter.export(args.model, args.out, **options)
     print(out)

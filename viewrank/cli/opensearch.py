@@ -1,4 +1,4 @@
-"""``viewrank opensearch up|down|setup|register-local|ingest|search|eval``: neural search on a local node."""
+"""``viewrank opensearch up|down|setup|register-local|verify-local|ingest|search|eval``: neural search on a local node."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 
 from viewrank.errors import ViewrankError
+from viewrank.exporters import DEFAULT_PARITY_QUERIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     rl.add_argument("export_dir", help="a `viewrank export onnx MODEL --ml-commons` output directory")
     rl.add_argument("--name", default=None, help="model name in ml-commons (default: the export's)")
     rl.add_argument("--url", default=None, help="node URL (default: the node `up` started)")
+    vl = ops.add_parser("verify-local", help="the parity gate run through the node: deploy an ml-commons bundle "
+                                             "(or reuse it) and compare its outputs with the PyTorch source model")
+    vl.add_argument("export_dir", help="a `viewrank export onnx MODEL --ml-commons` output directory")
+    vl.add_argument("--model", default=None, help="PyTorch model spec to compare with (default: the export's source)")
+    vl.add_argument("--name", default=None, help="model name in ml-commons (default: the export's)")
+    vl.add_argument("--parity-data", default=None, help="BEIR SciFact dir (default ../shared/data/scifact)")
+    vl.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
+                    help=f"queries in the gate's sample (default {DEFAULT_PARITY_QUERIES})")
+    vl.add_argument("--json", default=None, help="also write the report to this file")
+    vl.add_argument("--url", default=None, help="node URL (default: the node `up` started)")
     ing = ops.add_parser("ingest", help="bulk-ingest a BEIR corpus through the text_embedding pipeline")
     ing.add_argument("--dataset", required=True)
     ing.add_argument("--index", default="scifact")
@@ -81,6 +92,28 @@ def run(args: argparse.Namespace) -> int:
         model_id = C.register_local_model(os_client, args.export_dir, name=args.name)
         print(json.dumps({"model_id": model_id, "export_dir": args.export_dir}))
         return 0
+    if args.op == "verify-local":
+        import torch
+
+        from viewrank.adapters.opensearch import client as C
+        from viewrank.adapters.opensearch.verify_local import verify_local
+        from viewrank.runs import atomic_write_text
+
+        torch.set_num_threads(min(2, torch.get_num_threads()))
+        os_client = C.connect(workflow.node_url(args.url))
+        C.configure_ml(os_client)
+        report = verify_local(os_client, args.export_dir, args.model, args.parity_data, args.parity_queries,
+                              name=args.name)
+        if args.json:
+            atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        rep = report["report"]
+        print(f"{args.export_dir}: {'ok' if report['passed'] else 'FAILED'} in the node ({report['function']}, "
+              f"{report['variant']}, model {report['model_id']}): max|diff| {rep['max_abs_diff']:.3g}, "
+              f"min tau {rep['min_kendall_tau']:.4f}, nDCG@10 torch {rep['ndcg10_torch']:.4f} "
+              f"node {rep['ndcg10_onnx']:.4f} on {report['queries']} queries")
+        for failure in report["failures"]:
+            print(f"  {failure}")
+        return 0 if report["passed"] else 1
     if args.op == "ingest":
         report = workflow.ingest(args.index, args.dataset, args.limit)
         print(f"indexed {report.indexed}, failed {len(report.failed)}, retries {report.retries}, {report.seconds:.1f} s")
