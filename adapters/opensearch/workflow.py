@@ -92,7 +92,8 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
     Each model runs inside the node when its export is given (``embedder_export``: a TEXT_EMBEDDING
     bundle, ``reranker_export``: a TEXT_SIMILARITY cross-encoder bundle, both from
     ``viewrank export onnx ... --ml-commons``), else remotely on ``viewrank serve`` at ``serve_url``.
-    Everything is checked before the node is changed.
+    The flags and bundles are checked before anything is sent, the node and ``viewrank serve``
+    before the node is changed.
     """
     needs = tuple(role for role, export in (("embedder", embedder_export), ("reranker", reranker_export)) if not export)
     if needs and not serve_url:
@@ -104,10 +105,10 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
     if emb_body is not None and data_type != "float":
         raise ViewrankError(f"--data-type {data_type} needs integer vectors, and the local embedder "
                             f"{embedder_export} returns floats: serve an int8:DIR embedder remotely instead")
+    url = node_url(url)
+    client = C.connect(url)  # a node that is down is named first, then a serve that is
     health = serve_health(serve_url, token, needs) if needs else {}
     dim = int(emb_body["model_config"]["embedding_dimension"]) if emb_body is not None else int(health["dim"])
-    url = node_url(url)
-    client = C.connect(url)
     C.configure_ml(client)
 
     def model(kind: str, export: str | None) -> tuple[str, str]:
