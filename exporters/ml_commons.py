@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Iterable
 
 from viewrank.errors import ViewrankError
 from viewrank.exporters.artifacts import sha256_file, write_json
@@ -141,6 +142,16 @@ def bundle_graph(src: Path, cfg: dict) -> bytes:
     return model.SerializeToString()
 
 
+def check_variant(variant: str, exported: Iterable[str]) -> None:
+    """The bundle can hold ``variant``: a CPU variant (fp32, int8) among the ``exported`` ones."""
+    if variant not in BUNDLE_VARIANTS:
+        raise ViewrankError(f"--ml-commons-variant {variant!r}: choose one of {', '.join(BUNDLE_VARIANTS)} "
+                            "(fp16 needs a GPU, which ml-commons' local models do not use)")
+    if variant not in exported:
+        raise ViewrankError(f"--ml-commons-variant {variant} bundles the {variant} graph, which the export lacks: "
+                            f"add {variant} (--{variant})")
+
+
 def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str, variant: str = "fp32") -> Path:
     """Write ``ml_commons.zip`` and ``ml_commons_register.json`` into ``root`` (checked first), the
     zip holding the ``variant`` graph (fp32 or int8)."""
@@ -153,12 +164,7 @@ def write_bundle(root: Path, cfg: dict, hf_config: dict, name: str, variant: str
                             f"remote connector, or bundle the float model (dense:DIR)")
     if cfg.get("external_data"):
         raise ViewrankError("ml-commons zips hold a single .onnx file; this graph uses external data (> 2 GB)")
-    if variant not in BUNDLE_VARIANTS:
-        raise ViewrankError(f"ml-commons bundle variant {variant!r}: choose one of {', '.join(BUNDLE_VARIANTS)} "
-                            "(fp16 needs a GPU, which ml-commons' local models do not use)")
-    if variant not in cfg["variants"]:
-        raise ViewrankError(f"the ml-commons bundle is to hold the {variant} graph, which this export lacks: "
-                            f"add --{variant}")
+    check_variant(variant, cfg["variants"])
     zip_path = root / ZIP_NAME
     tmp = root / (ZIP_NAME + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -200,17 +200,14 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
         KeepRequest.parse(opts.int8_keep_fp32)  # bad syntax fails before the model is built
         if opts.int8_calibration_queries < 1:
             raise ViewrankError(f"--int8-calibration-queries {opts.int8_calibration_queries}: give 1 or more")
-    if opts.ml_commons_variant != "fp32":
-        from viewrank.exporters.ml_commons import BUNDLE_VARIANTS
+    if opts.ml_commons_variant != "fp32" and not opts.ml_commons:
+        raise ViewrankError("ml_commons_variant (--ml-commons-variant) picks the graph of the ml-commons zip: "
+                            "add ml_commons (--ml-commons)")
+    if opts.ml_commons:
+        from viewrank.exporters.ml_commons import check_variant
 
-        if not opts.ml_commons:
-            raise ViewrankError("ml_commons_variant (--ml-commons-variant) picks the graph of the ml-commons zip: "
-                                "add ml_commons (--ml-commons)")
-        if opts.ml_commons_variant not in BUNDLE_VARIANTS:
-            raise ViewrankError(f"--ml-commons-variant {opts.ml_commons_variant!r}: choose one of "
-                                f"{', '.join(BUNDLE_VARIANTS)}")
-        if opts.ml_commons_variant == "int8" and not opts.int8:
-            raise ViewrankError("--ml-commons-variant int8 bundles the int8 graph: add int8 (--int8)")
+        # before the model is built: the variants this export will write
+        check_variant(opts.ml_commons_variant, ["fp32"] + ["int8"] * opts.int8 + ["fp16"] * opts.fp16)
     kind, model = build_model(spec)
     config = config_for(model)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -249,6 +246,8 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
             convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
             variants["fp16"] = "model_fp16.onnx"
         cfg["variants"] = variants
+        if opts.ml_commons:
+            cfg["ml_commons_variant"] = opts.ml_commons_variant  # what verify-local judges the bundle as
         hf_config = {k: v for k, v in backbone.config.to_dict().items() if k != "_name_or_path"}
         write_json(tmp / "config.json", hf_config)
         write_json(tmp / RUNTIME_CONFIG, cfg)
@@ -264,8 +263,6 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
 
             _log("writing the ml-commons bundle")
             write_bundle(tmp, cfg, hf_config, name, opts.ml_commons_variant)
-            cfg["ml_commons_variant"] = opts.ml_commons_variant  # what verify-local judges it as
-            write_json(tmp / RUNTIME_CONFIG, cfg)
         if opts.triton:
             from viewrank.exporters.triton import write_repository
 

@@ -49,8 +49,6 @@ class NodeCrossEncoder:
 def verify_local(client, export_dir: str | Path, model_spec: str | None = None, parity_data: str | None = None,
                  parity_queries: int = DEFAULT_PARITY_QUERIES, name: str | None = None) -> dict[str, Any]:
     """The node's parity report for the bundle in ``export_dir``: ``passed``, ``failures``, ``report``."""
-    import torch
-
     from viewrank.exporters.onnx_export import variant_limits
     from viewrank.exporters.parity import check, scifact_sample, torch_reference
     from viewrank.exporters.verify import source_model
@@ -66,8 +64,7 @@ def verify_local(client, export_dir: str | Path, model_spec: str | None = None, 
     sample = scifact_sample(parity_data, n_queries=parity_queries)
     reference = torch_reference(sample, kind, model)
     atol, ndcg_limit, tau, tie = variant_limits(config, variant)
-    with torch.inference_mode():
-        rep = check(sample, kind, reference, node, variant, atol, ndcg_limit, tau, tie)
+    rep = check(sample, kind, reference, node, variant, atol, ndcg_limit, tau, tie)
     return {"dir": str(folder), "source": spec, "model_id": model_id, "function": body["function_name"],
             "variant": variant, "queries": len(sample.queries), "report": rep.as_dict(),
             "failures": [f"{variant} in the node: {f}" for f in rep.failures], "passed": rep.passed}
