@@ -23,6 +23,9 @@ class MVPConfig:
     encoder + small anchor decoder) or ``cross-encoder`` (the pointwise baseline).
     ``view_offset`` is where the first view token sits in a tokenized input (1 after BERT's
     ``[CLS]``, 0 for T5); it is measured when the model is built, not guessed.
+    ``anchor`` (encoder variant): ``list`` (anchors computed from the view's list, from one shared
+    start vector) or ``query`` (a learned query per view: the form trained before 2026-12-04;
+    a saved config without the field is read as ``query``).
     ``encoder_chunk``: at inference, candidates go through the encoder in length-sorted chunks
     of this many rows (0 = all at once); it changes speed only, never scores.
     """
@@ -35,6 +38,7 @@ class MVPConfig:
     backbone: str = ""
     anchor_heads: int = 4
     anchor_ffn: int = 1024
+    anchor: str = "list"
     encoder_chunk: int = 16
     extra: dict = field(default_factory=dict)
 
@@ -54,4 +58,5 @@ class MVPConfig:
             raise ViewrankError(f"{path}: not valid JSON ({exc})") from None
         if data.get("variant") not in VARIANTS:
             raise ViewrankError(f"{path}: variant {data.get('variant')!r} unknown; expected one of {', '.join(VARIANTS)}")
+        data.setdefault("anchor", "query")  # configs written before list-aware anchors existed
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})

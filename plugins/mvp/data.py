@@ -25,42 +25,62 @@ class TrainList:
     ranks: tuple[int, ...]
 
 
-def mine_bm25(dataset_dir: str | Path, split: str, index_dir: str | Path, depth: int, cache: Path | None = None) -> dict[str, list[str]]:
-    """BM25 top-``depth`` docids for every query of ``split`` (Pyserini), cached as JSON."""
+def mine_bm25(dataset_dir: str | Path, split: str, index_dir: str | Path, depth: int,
+              cache: Path | None = None) -> dict[str, list[tuple[str, float]]]:
+    """BM25 top-``depth`` ``(docid, score)`` for every query of ``split`` (Pyserini), cached as JSON."""
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("depth") == depth and data.get("split") == split:
-            return data["hits"]
+        if data.get("depth") == depth and data.get("split") == split and data.get("scored"):
+            return {q: [(d, float(sc)) for d, sc in h] for q, h in data["hits"].items()}
     from viewrank.adapters.pyserini.lucene import bm25_search, build_index
 
     index = Path(index_dir)
     if not index.is_dir():
         build_index(dataset_dir, index)
     queries = BeirDataset(dataset_dir).queries(split)
-    hits = {qid: [d for d, _ in docs] for qid, docs in bm25_search(index, queries, depth).items()}
+    hits = {qid: [(d, float(sc)) for d, sc in docs] for qid, docs in bm25_search(index, queries, depth).items()}
     if cache is not None:
-        atomic_write_text(cache, json.dumps({"split": split, "depth": depth, "hits": hits}))
+        atomic_write_text(cache, json.dumps({"split": split, "depth": depth, "scored": True, "hits": hits}))
     return hits
 
 
-def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[str]], n: int, neg_depth: int,
-               rng: random.Random) -> list[TrainList]:
+def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[str, float]]], n: int, neg_depth: int,
+               rng: random.Random, teacher: dict[str, dict[str, float]] | None = None,
+               exclude: frozenset[str] = frozenset()) -> list[TrainList]:
     """One list per (query, relevant doc): the positive (rank 1) plus ``n - 1`` negatives drawn
-    from the query's BM25 top-``neg_depth`` non-relevant hits, ranked 2… in BM25 order."""
+    from the query's BM25 top-``neg_depth`` non-relevant hits, ranked 2… in BM25 order, or in the
+    teacher's order when ``teacher`` (``{qid: {docid: score}}``) is given. Queries in ``exclude``
+    (a validation slice) give no list."""
     ds = BeirDataset(dataset_dir)
     corpus = ds.corpus
     texts = {q.qid: q.text for q in ds.queries(split)}
     out: list[TrainList] = []
     for qid, rels in sorted(ds.qrels(split).items()):
+        if qid in exclude:
+            continue
         positives = [d for d, g in sorted(rels.items()) if g > 0 and d in corpus]
-        negatives = [d for d in hits.get(qid, [])[:neg_depth] if d not in rels and d in corpus]
+        negatives = [d for d, _ in hits.get(qid, [])[:neg_depth] if d not in rels and d in corpus]
         if qid not in texts or not positives or len(negatives) < n - 1:
             continue
         for pos in positives:
-            picked = sorted(rng.sample(range(len(negatives)), n - 1))
-            docs = [pos] + [negatives[i] for i in picked]
+            picked = [negatives[i] for i in sorted(rng.sample(range(len(negatives)), n - 1))]
+            if teacher is not None:
+                scores = teacher.get(qid, {})
+                picked.sort(key=lambda d: -scores.get(d, float("-inf")))  # stable: BM25 order breaks ties
+            docs = [pos] + picked
             out.append(TrainList(texts[qid], tuple(corpus[d].contents for d in docs), tuple(range(1, n + 1))))
     return out
+
+
+def split_validation(dataset_dir: str | Path, split: str, k: int, seed: int) -> list[str]:
+    """``k`` query ids of ``split`` (those with judgments), drawn with ``seed``: the held-out slice
+    that picks the checkpoint. They are never trained on."""
+    qids = sorted(BeirDataset(dataset_dir).qrels(split))
+    if k <= 0:
+        return []
+    if k >= len(qids):
+        raise ViewrankError(f"--val-queries {k}: {split} has only {len(qids)} judged queries; hold out fewer")
+    return sorted(random.Random(seed).sample(qids, k))
 
 
 def triple_lists(path: str | Path, limit: int | None = None) -> list[TrainList]:

@@ -1,8 +1,9 @@
 """EncoderMVP: MVP on a BERT-family encoder (the variant trained here).
 
 Departures from the paper (see docs/mvp.md): the backbone is an encoder only, so the view
-tokens follow BERT's ``[CLS]`` and the anchors come from :class:`AnchorDecoder` (a learned
-query per view and one cross-attention block) instead of one T5 decoder step.
+tokens follow BERT's ``[CLS]`` and the anchors come from :class:`AnchorDecoder` (one shared
+start vector cross-attending over each view's list, one randomly initialised block) instead of
+one step of a pretrained T5 decoder.
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ class EncoderMVP(BackboneHeadModel):
         self.tokenizer = tokenizer
         self.config = config
         d = int(backbone.config.hidden_size)
-        self.head = head or AnchorDecoder(d, config.m, config.anchor_heads, config.anchor_ffn)
+        self.head = head or AnchorDecoder(d, config.m, config.anchor_heads, config.anchor_ffn, anchor=config.anchor)
 
     @classmethod
-    def from_backbone(cls, backbone_dir: str | Path, m: int = 4, max_length: int = 256, seed: int = 0) -> "EncoderMVP":
+    def from_backbone(cls, backbone_dir: str | Path, m: int = 4, max_length: int = 256, seed: int = 0,
+                      anchor: str = "list", view_noise: float = 0.3) -> "EncoderMVP":
         """A fresh model: ``backbone_dir``'s encoder plus m new view tokens and a new anchor decoder.
 
-        The view-token embeddings start as the ``[CLS]`` embedding plus small noise, so
-        each view begins as a summary token the backbone already knows how to fill.
+        The view-token embeddings start as the ``[CLS]`` embedding plus noise of relative size
+        ``view_noise`` (times the embedding's norm, along orthogonal directions), so each view
+        begins as a summary token the backbone already knows how to fill, and the views start
+        apart (list-aware anchors get their distinctness from their inputs).
         """
         from transformers import AutoModel, AutoTokenizer
 
@@ -46,9 +50,11 @@ class EncoderMVP(BackboneHeadModel):
         ids = tokenizer.convert_tokens_to_ids(view_tokens(m))
         cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else 0
         with torch.no_grad():
+            base = emb[cls_id].clone()
+            dirs = torch.linalg.qr(torch.randn(base.numel(), m))[0].T if m <= base.numel() else torch.randn(m, base.numel())
             for k, i in enumerate(ids):
-                emb[i] = emb[cls_id] + 0.02 * torch.randn_like(emb[cls_id])
-        config = MVPConfig(variant="encoder", m=m, max_length=max_length,
+                emb[i] = base + view_noise * base.norm() * dirs[k] / dirs[k].norm()
+        config = MVPConfig(variant="encoder", m=m, max_length=max_length, anchor=anchor,
                            view_offset=find_view_offset(tokenizer, m), backbone=str(backbone_dir))
         return cls(backbone, tokenizer, config).eval()
 

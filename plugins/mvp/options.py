@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+OPTIMIZERS = ("adamw", "adafactor")
 
 
 @dataclass
 class TrainOptions:
     kind: str = "mvp"  # or "cross-encoder"
     backbone: str = "all-MiniLM-L6-v2"
+    init_from: str = ""  # a trained model folder to continue from (viewrank adapt); backbone is then unused
     dataset: str = "../shared/data/scifact"
     split: str = "train"
     index: str = ""
@@ -16,22 +19,30 @@ class TrainOptions:
     extra_limit: int = 0
     out: str = "models/mvp-minilm"
     m: int = 4
-    max_length: int = 128
-    n: int = 8  # candidates per list: MVP is listwise and gains most from longer lists (bench/mvp_gpu_grid.py)
+    anchor: str = "list"  # list-aware anchors (the paper's mechanism) or "query" (the learned-query ablation)
+    max_length: int = 128  # tokens per candidate while training
+    infer_max_length: int = 256  # tokens per candidate saved in the model's config (inference, validation)
+    n: int = 16  # candidates per list
     neg_depth: int = 30
-    epochs: int = 4  # n 8 x 4 epochs: 920 steps, 28 minutes on 2 cores (the most that fits 30)
+    teacher: list[str] = field(default_factory=list)  # reranker specs; several = ensemble; empty = BM25 order
+    epochs: int = 8  # an upper bound: the step plan also fits time_budget_min (see trainer.plan_steps)
     batch_size: int = 4
-    lr: float = 1.5e-4
+    optimizer: str = "adamw"
+    lr: float = 1e-4
     head_lr: float = 1e-3
-    warmup: int = 10
-    weight_decay: float = 0.01
+    warmup: int = 0  # warm-up steps; 0 = warmup_ratio of the planned steps
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0  # applied to weight matrices only (never to norms, biases, embeddings)
     temperature: float = 0.8
     target_temperature: float = 0.0  # 0: the same as temperature (the paper)
     orth_weight: float = 1.0
     double_softmax: bool = False
+    val_queries: int = 50  # judged queries of the split held out to pick the checkpoint (never test)
+    val_depth: int = 30  # the validation reranks each held-out query's BM25 top K
+    evals: int = 4  # validations spread over the planned steps (plus one before training)
     seed: int = 13
     checkpoint_every: int = 50
-    time_budget_min: float = 29.0  # a slower machine stops here (LR already near 0) and saves
+    time_budget_min: float = 35.0  # the plan fits training + validations in this; 0 = no limit
     max_steps: int = 0
     threads: int = 2
     device: str = "cpu"  # "cuda", "cuda:1", ...: where the model and batches live while training

@@ -21,11 +21,11 @@ def options(tiny_bert_dir: Path, tiny_dataset: Path, out: Path, **kw) -> TrainOp
     """4 queries -> 4 lists of 3 candidates; 2 lists per step: 2 steps per epoch."""
     out.mkdir(parents=True, exist_ok=True)
     # the BM25 negatives cache the trainer reads before it would start Pyserini
-    hits = {q: list(DOCS) for q in ("q1", "q2", "q3", "q4")}
-    (out / MINED_NAME).write_text(json.dumps({"split": "test", "depth": 50, "hits": hits}), encoding="utf-8")
+    hits = {q: [[d, 10.0 - i] for i, d in enumerate(DOCS)] for q in ("q1", "q2", "q3", "q4")}
+    (out / MINED_NAME).write_text(json.dumps({"split": "test", "depth": 50, "scored": True, "hits": hits}), encoding="utf-8")
     base = dict(kind="mvp", backbone=str(tiny_bert_dir), dataset=str(tiny_dataset), split="test", index="unused",
                 out=str(out), m=2, max_length=32, n=3, neg_depth=5, epochs=2, batch_size=2, warmup=1,
-                checkpoint_every=1, time_budget_min=0, threads=1)
+                checkpoint_every=1, time_budget_min=0, threads=1, val_queries=0, infer_max_length=32)
     base.update(kw)
     return TrainOptions(**base)
 
@@ -43,7 +43,7 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
 def test_training_is_seeded_and_resume_continues_exactly(tiny_bert_dir, tiny_dataset, tmp_path):
     full = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "full"))
     report = json.loads((full / "training.json").read_text())
-    assert report["steps"] == report["total_steps"] == 4 and not report["stopped_early"]
+    assert report["steps"] == report["planned_steps"] == 4 and not report["stopped_early"]
     assert (full / "checkpoint" / STATE_NAME).is_file()
 
     again = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "again"))

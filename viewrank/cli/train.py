@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     d = TrainOptions()
     p = sub.add_parser("train", help="train the MVP reranker (encoder variant) or the cross-encoder baseline",
-                       description="Lists = 1 relevant doc + N-1 BM25 hard negatives (Pyserini), listwise loss.")
+                       description="Lists = 1 relevant doc + N-1 BM25 hard negatives (Pyserini), ordered by a teacher "
+                                   "when --teacher is given; listwise loss.")
     p.add_argument("kind", choices=["mvp", "cross-encoder"])
     p.add_argument("--backbone", default=d.backbone, help="HF encoder dir or packaged name (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset, help="BEIR dataset folder (default %(default)s)")
@@ -23,24 +24,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--extra-triples", default="", help="query<TAB>pos<TAB>neg file added as 2-candidate lists")
     p.add_argument("--extra-limit", type=int, default=0, help="use only the first K triples (0 = all)")
     p.add_argument("--out", default=None, help="output dir (default models/mvp-minilm or models/cross-encoder-minilm)")
+    p.add_argument("--init-from", default="", help="a trained model folder to continue training from")
     p.add_argument("--m", type=int, default=d.m, help="views (default %(default)s)")
-    p.add_argument("--max-length", type=int, default=d.max_length)
+    p.add_argument("--anchor", choices=["list", "query"], default=d.anchor,
+                   help="list: anchors computed from each view's list (the paper); query: a learned query per view")
+    p.add_argument("--teacher", action="append", default=[], metavar="SPEC",
+                   help="reranker spec whose scores order each list's negatives (repeat for an ensemble); "
+                        "the relevant document stays first. Default: BM25 order")
+    p.add_argument("--max-length", type=int, default=d.max_length, help="tokens per candidate while training")
+    p.add_argument("--infer-max-length", type=int, default=d.infer_max_length,
+                   help="tokens per candidate at inference and validation, saved in the model (default %(default)s)")
     p.add_argument("--n", type=int, default=d.n, help="candidates per list (default %(default)s)")
     p.add_argument("--neg-depth", type=int, default=d.neg_depth, help="draw negatives from BM25 top-K")
-    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--epochs", type=int, default=d.epochs,
+                   help="upper bound on epochs; the steps are planned to fit --time-budget-min (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="lists per step")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--head-lr", type=float, default=d.head_lr)
-    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--optimizer", choices=["adamw", "adafactor"], default=d.optimizer)
+    p.add_argument("--warmup", type=int, default=d.warmup, help="warm-up steps (0 = --warmup-ratio of the planned steps)")
+    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help="on weight matrices only, never norms, biases or embeddings (default %(default)s)")
     p.add_argument("--temperature", type=float, default=d.temperature)
     p.add_argument("--target-temperature", type=float, default=d.target_temperature,
                    help="temperature of the soft targets softmax((1/rank)/T'); 0 = --temperature (the paper)")
     p.add_argument("--orth-weight", type=float, default=d.orth_weight)
     p.add_argument("--double-softmax", action="store_true", help="the authors' loss (softmax applied twice)")
+    p.add_argument("--val-queries", type=int, default=d.val_queries,
+                   help="judged queries of --split held out; the checkpoint with their best nDCG@10 is kept (0 = last)")
+    p.add_argument("--val-depth", type=int, default=d.val_depth, help="validation reranks BM25 top K")
+    p.add_argument("--evals", type=int, default=d.evals, help="validations over the planned steps")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--time-budget-min", type=float, default=d.time_budget_min,
-                   help="stop (and save) after this many minutes of training (0 = no limit)")
+                   help="the step plan (measured step time) fits training and validation into this many "
+                        "minutes, teacher scoring included; a hard stop too (0 = no limit)")
     p.add_argument("--max-steps", type=int, default=0,
                    help="stop after this many steps; the LR schedule still spans --epochs (0 = no limit)")
     p.add_argument("--threads", type=int, default=d.threads)

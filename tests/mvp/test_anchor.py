@@ -1,0 +1,79 @@
+"""List-aware anchors (the paper's mechanism) against the learned-query ablation, on tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from viewrank.plugins.mvp.anchor import AnchorDecoder
+from viewrank.plugins.mvp.config import CONFIG_NAME, MVPConfig
+from viewrank.plugins.mvp.losses import orthogonal_loss
+
+LIST = ["the cat is big", "a red fish", "moon and sun . tree", "blue bird of the tree"]
+OTHERS = ["green sun", "small dog and a cat", "the moon is red"]
+
+
+def test_list_anchor_is_a_function_of_the_list():
+    torch.manual_seed(0)
+    head = AnchorDecoder(32, m=3, heads=2, ffn=64, anchor="list").eval()
+    views = torch.randn(1, 5, 3, 32)
+    other = views.clone()
+    other[:, 1:] = torch.randn(1, 4, 3, 32)  # same first candidate, other candidates replaced
+    with torch.no_grad():
+        a, b = head(views), head(other)
+        perm = head(views[:, torch.randperm(5)])
+    assert (a - b).abs().max() > 1e-2  # the anchor moves with the list
+    torch.testing.assert_close(a, perm, atol=1e-6, rtol=0)  # ... but not with its order
+
+
+def test_views_of_the_list_anchor_share_one_start_vector():
+    """Identical inputs for two views give identical anchors: views differ only by their inputs."""
+    head = AnchorDecoder(32, m=2, heads=2, ffn=64, anchor="list").eval()
+    views = torch.randn(1, 6, 1, 32).expand(1, 6, 2, 32)
+    with torch.no_grad():
+        a = head(views)
+    torch.testing.assert_close(a[:, 0], a[:, 1])
+    query = AnchorDecoder(32, m=2, heads=2, ffn=64, anchor="query").eval()
+    with torch.no_grad():
+        q = query(views)
+    assert (q[:, 0] - q[:, 1]).abs().max() > 1e-2  # learned queries differ whatever the list
+
+
+def test_unknown_anchor_is_refused():
+    with pytest.raises(ValueError, match="anchor 'mean' unknown"):
+        AnchorDecoder(32, m=2, heads=2, ffn=64, anchor="mean")
+
+
+def test_candidate_score_changes_with_other_candidates_not_with_their_order(encoder_mvp):
+    assert encoder_mvp.config.anchor == "list"
+    base = encoder_mvp.score("cat dog", LIST)
+    replaced = encoder_mvp.score("cat dog", LIST[:1] + OTHERS)
+    assert abs(base[0] - replaced[0]) > 1e-6  # listwise: the first candidate's score moved
+    shuffled = encoder_mvp.score("cat dog", [LIST[0], LIST[3], LIST[1], LIST[2]])
+    np.testing.assert_allclose(shuffled[0], base[0], atol=1e-5, rtol=0)
+
+
+def test_orthogonal_loss_is_not_trivial_at_initialisation(tiny_bert_dir):
+    """List-aware anchors start from one shared vector: they are not orthogonal for free."""
+    from viewrank.plugins.mvp.encoder_model import EncoderMVP
+
+    fresh = {a: EncoderMVP.from_backbone(tiny_bert_dir, m=4, max_length=64, anchor=a) for a in ("list", "query")}
+    losses = {}
+    for name, model in fresh.items():
+        batch = model.tokenize("cat dog", LIST)
+        with torch.no_grad():
+            _, anchors = model.score_lists(**{k: v.unsqueeze(0) for k, v in batch.items()})
+        losses[name] = float(orthogonal_loss(anchors))
+    assert losses["list"] > 0.1
+    assert losses["list"] > 10 * losses["query"]
+
+
+def test_a_config_written_before_list_anchors_loads_as_query(encoder_mvp, tmp_path):
+    model_dir = encoder_mvp.save(tmp_path / "old")
+    data = json.loads((model_dir / CONFIG_NAME).read_text())
+    del data["anchor"]
+    (model_dir / CONFIG_NAME).write_text(json.dumps(data))
+    assert MVPConfig.load(model_dir).anchor == "query"

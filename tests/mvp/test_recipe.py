@@ -1,0 +1,92 @@
+"""Training recipe pieces: teacher-ordered lists, the step plan, validation-picked checkpoints."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from viewrank.errors import ViewrankError
+from viewrank.plugins.mvp.data import beir_lists, split_validation
+from viewrank.plugins.mvp.options import TrainOptions
+from viewrank.plugins.mvp.trainer import _optimizer, check_options, plan_steps, train
+
+from .test_trainer import DOCS, options
+
+
+def test_teacher_orders_the_negatives_and_pins_the_positive(tiny_dataset):
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(tiny_dataset)
+    qid, rels = sorted(ds.qrels("test").items())[0]
+    hits = {qid: [(d, 10.0 - i) for i, d in enumerate(DOCS)]}
+    negatives = [d for d in DOCS if d not in rels]
+    teacher = {qid: {d: float(i) for i, d in enumerate(negatives)}}  # the reverse of BM25's order
+    plain = beir_lists(tiny_dataset, "test", hits, 3, 5, random.Random(0))
+    taught = beir_lists(tiny_dataset, "test", hits, 3, 5, random.Random(0), teacher)
+    corpus = ds.corpus
+    text = {corpus[d].contents: d for d in DOCS}
+    for a, b in zip(plain, taught):
+        assert a.passages[0] == b.passages[0] and text[b.passages[0]] in rels  # the positive stays first
+        order = [text[p] for p in b.passages[1:]]
+        assert order == sorted(order, key=lambda d: -teacher[qid][d])
+        assert [text[p] for p in a.passages[1:]] == sorted(order, key=DOCS.index)  # same draw, BM25 order
+    held = beir_lists(tiny_dataset, "test", hits, 3, 5, random.Random(0), exclude=frozenset({qid}))
+    assert held == []
+
+
+def test_validation_slice_is_seeded_and_bounded(tiny_dataset):
+    assert split_validation(tiny_dataset, "test", 2, 1) == split_validation(tiny_dataset, "test", 2, 1)
+    assert split_validation(tiny_dataset, "test", 0, 1) == []
+    with pytest.raises(ViewrankError, match="--val-queries 9"):
+        split_validation(tiny_dataset, "test", 9, 1)
+
+
+def test_plan_fits_the_budget():
+    # 600 s budget, 100 s gone, 2 s a step, 4 validations of 20 s left: (0.95*500 - 80) / 2 = 197 steps
+    assert plan_steps(7, 10_000, 100.0, 600.0, 2.0, 20.0, 4) == 7 + 197
+    assert plan_steps(7, 50, 100.0, 600.0, 2.0, 20.0, 4) == 50  # the epochs' bound
+    assert plan_steps(7, 10_000, 0.0, 0.0, 2.0, 20.0, 4) == 10_000  # no budget
+    assert plan_steps(7, 10_000, 590.0, 600.0, 2.0, 20.0, 4) == 8  # over budget: stop at the next step
+
+
+def test_no_weight_decay_on_norms_biases_embeddings(encoder_mvp):
+    opt, _ = _optimizer(encoder_mvp, TrainOptions(weight_decay=0.1), {"total": 10})
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] for p in g["params"]}
+    names = {n for n, p in encoder_mvp.named_parameters() if id(p) in decayed}
+    assert names and all(p.ndim >= 2 for n, p in encoder_mvp.named_parameters() if id(p) in decayed)
+    assert not any("embeddings" in n or n.endswith("bias") or "LayerNorm" in n for n in names)
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(encoder_mvp.parameters()))
+    opt, _ = _optimizer(encoder_mvp, TrainOptions(optimizer="adafactor"), {"total": 10})
+    assert isinstance(opt, torch.optim.Adafactor)
+
+
+def test_bad_recipe_options_are_named():
+    with pytest.raises(ViewrankError, match="--optimizer 'sgd'"):
+        check_options(TrainOptions(optimizer="sgd"))
+    with pytest.raises(ViewrankError, match="--neg-depth 5 is smaller"):
+        check_options(TrainOptions(n=16, neg_depth=5))
+    with pytest.raises(ViewrankError, match="--init-from /nonexistent"):
+        check_options(TrainOptions(init_from="/nonexistent"))
+
+
+def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir, tiny_dataset, tmp_path):
+    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "v", val_queries=1, val_depth=6, evals=2, epochs=3))
+    report = json.loads((out / "training.json").read_text())
+    steps = [h["step"] for h in report["validation"]]
+    assert steps[0] == 0 and len(steps) == 3 and steps[-1] == report["steps"]
+    best = max(report["validation"], key=lambda h: (h["val_nDCG@10"], h["step"]))
+    assert report["chosen_step"] == best["step"]
+    assert not (out / "best").exists()
+    cfg = json.loads((out / "viewrank_mvp.json").read_text())
+    assert cfg["max_length"] == 32 and cfg["anchor"] == "list"  # the inference length is saved
+
+
+def test_teacher_spec_trains_and_is_cached(tiny_bert_dir, tiny_dataset, tmp_path):
+    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t", teacher=["none"], max_steps=1))
+    cached = json.loads((out / "teacher_scores.json").read_text())
+    assert cached["key"]["specs"] == ["none"] and cached["scores"]
+    with pytest.raises(ViewrankError, match="--teacher nosuch"):
+        train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t2", teacher=["nosuch"], max_steps=1))
