@@ -36,7 +36,7 @@ def teacher_scores(host, specs: Sequence[str], queries: dict[str, str], pools: d
     ``fuse:W:SPEC`` teachers interpolate with); ``corpus`` maps docids to documents.
     """
     specs = list(specs)
-    key = {"specs": specs, "pools": sorted((q, len(p)) for q, p in pools.items())}
+    key = {"specs": specs, "pools": [[q, len(p)] for q, p in sorted(pools.items())]}  # as JSON reads it back
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("key") == key:

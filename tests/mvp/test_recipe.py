@@ -90,3 +90,18 @@ def test_teacher_spec_trains_and_is_cached(tiny_bert_dir, tiny_dataset, tmp_path
     assert cached["key"]["specs"] == ["none"] and cached["scores"]
     with pytest.raises(ViewrankError, match="--teacher nosuch"):
         train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t2", teacher=["nosuch"], max_steps=1))
+
+
+def test_teacher_scores_are_read_back_from_the_cache(tiny_dataset, tmp_path):
+    from viewrank.datasets import BeirDataset
+    from viewrank.manager import get_host
+    from viewrank.plugins.mvp.teacher import teacher_scores
+
+    ds = BeirDataset(tiny_dataset)
+    pools = {q: [(d, 10.0 - i) for i, d in enumerate(DOCS)] for q in ds.qrels("test")}
+    cache = tmp_path / "teacher.json"
+    first = teacher_scores(get_host(), ["none"], ds.all_queries, pools, ds.corpus, cache=cache)
+    assert all(first[q][DOCS[0]] == 1.0 and first[q][DOCS[-1]] == 0.0 for q in pools)  # BM25 order, min-max scaled
+    assert teacher_scores(None, ["none"], ds.all_queries, pools, ds.corpus, cache=cache) == first  # no host needed
+    with pytest.raises(AttributeError):  # another spec is not served from the cache
+        teacher_scores(None, ["bi-encoder"], ds.all_queries, pools, ds.corpus, cache=cache)

@@ -1,0 +1,371 @@
+"""MVP ablations and teacher comparison: one table, same seed, same budget (epochs and lists).
+
+Every variant is trained by ``viewrank.plugins.mvp.trainer.train`` from the same backbone, seed,
+BM25 lists and held-out validation slice (50 SciFact *train* queries, which also pick the fusion
+weight), then evaluated on:
+
+- SciFact test, all 300 queries, BM25 top 100 -> rerank in ONE pass (nDCG@10, R@100, MRR@10),
+  and the same model scoring every candidate ALONE (a list of 1): the listwise gain;
+- CISI (never trained or tuned on), all 76 judged queries, BM25 top 100 -> rerank;
+- ``fuse:W:model`` with W picked on the validation slice, on both.
+
+Two stages, because the GPU machine has no Java for Pyserini::
+
+    python bench/mvp_ablation.py prepare --out .gpu          # where Pyserini runs: BM25 lists
+    python bench/mvp_ablation.py run --prep .gpu --device cuda --variants mvp,ce,...   # anywhere (a GPU when lent)
+
+``prepare`` writes ``PREP/prep.json`` (BM25 top 100 of SciFact train/test and CISI test, the
+held-out slice, CISI pseudo-queries and their BM25 top 50) and the trainer's BM25 cache
+(``mined_negatives.json``). ``run`` computes the zero-shot baselines and the free teacher
+(``fuse:0.4:bi-encoder``) on ``--device``, trains and evaluates each variant, and writes a table
+and ``bench/results/mvp_ablation.json`` after every variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "mvp_ablation.json"
+FREE_TEACHER = "fuse:0.4:bi-encoder"
+CROSSFIT = "cross-encoder:crossfit"  # the cross-fitted cross-encoders' scores (computed in `run`)
+SEED = 13
+VAL_QUERIES = 50
+ADAPT_QUERIES = 1000
+
+# name -> TrainOptions overrides on the shared recipe below. Ordered by what the issue needs first.
+VARIANTS = {
+    "mvp": {},
+    "ce": dict(kind="cross-encoder"),
+    "mvp-query-anchor": dict(anchor="query"),
+    "mvp-no-teacher": dict(teacher=[]),
+    "ce-no-teacher": dict(kind="cross-encoder", teacher=[]),
+    "mvp-teacher-ens": dict(teacher=[FREE_TEACHER, CROSSFIT]),
+    "ce-teacher-ens": dict(kind="cross-encoder", teacher=[FREE_TEACHER, CROSSFIT]),
+    "mvp-teacher-ce": dict(teacher=[CROSSFIT]),
+    "mvp-m1": dict(m=1),
+    "mvp-m2": dict(m=2),
+    "mvp-double-softmax": dict(double_softmax=True),
+    "mvp-target-t0.3": dict(target_temperature=0.3),
+    "mvp-n8": dict(n=8, epochs=4),  # the same candidates seen: twice the lists of half the length
+    "mvp-msmarco": dict(extra_triples="{msmarco}"),
+    "mvp-lr3e-5": dict(lr=3e-5),
+    # viewrank adapt on CISI's corpus (pseudo-queries, no labels) from the model trained above
+    "mvp-adapt-cisi": dict(adapt="mvp"),
+    "ce-adapt-cisi": dict(adapt="ce"),
+    # longer recipes a GPU affords (not equal budget: reported apart)
+    "gpu-mvp-n32-e8": dict(n=32, neg_depth=45, epochs=8, batch_size=8),
+    "gpu-ce-n32-e8": dict(kind="cross-encoder", n=32, neg_depth=45, epochs=8, batch_size=8),
+}
+RECIPE = dict(n=16, neg_depth=30, epochs=2, batch_size=4, max_length=128, infer_max_length=256, teacher=[FREE_TEACHER],
+              seed=SEED, val_queries=VAL_QUERIES, val_depth=30, evals=4)
+
+
+def _bm25(index: str, queries, depth: int) -> dict:
+    from viewrank.adapters.pyserini.lucene import bm25_search
+
+    return {q: [[d, float(s)] for d, s in h] for q, h in bm25_search(index, queries, depth).items()}
+
+
+def _metrics(run: dict, qrels: dict) -> dict:
+    from viewrank.metrics import evaluate
+
+    return {k: round(v, 4) for k, v in evaluate(run, {q: qrels[q] for q in run}).items()}
+
+
+def prepare(args) -> int:
+    from viewrank.datasets import BeirDataset
+    from viewrank.plugins.mvp.adapt import write_pseudo_dataset
+    from viewrank.plugins.mvp.data import MINED_NAME, split_validation
+    from viewrank.runs import atomic_write_text
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sci, cisi = BeirDataset(args.scifact), BeirDataset(args.cisi)
+    train_q = sci.queries("train")
+    hits = {"train": _bm25(args.scifact_index, train_q, 100), "test": _bm25(args.scifact_index, sci.queries("test"), 100),
+            "cisi": _bm25(args.cisi_index, cisi.queries("test"), 100)}
+    val = split_validation(args.scifact, "train", VAL_QUERIES, SEED)
+    atomic_write_text(out / MINED_NAME, json.dumps({"split": "train", "depth": 50, "scored": True,
+                                                    "hits": {q: h[:50] for q, h in hits["train"].items()}}))
+    # viewrank adapt on CISI: pseudo-queries from its corpus (no labels), their BM25 lists
+    pseudo = write_pseudo_dataset(args.cisi, out / "cisi-pseudo", ADAPT_QUERIES, SEED)
+    hits["cisi-pseudo"] = _bm25(args.cisi_index, BeirDataset(pseudo).queries("train"), 50)
+    atomic_write_text(out / "prep.json", json.dumps({"hits": hits, "val": val}))
+    print(f"prepared {out}")
+    return 0
+
+
+def score_run(model, queries: dict, hits: dict, corpus, depth: int = 100, alone: bool = False) -> dict:
+    """Rerank each query's BM25 top ``depth``: one pass over the list, or each candidate alone."""
+    import torch
+
+    run = {}
+    with torch.inference_mode():
+        for qid, text in queries.items():
+            docs = [d for d, _ in hits[qid][:depth] if d in corpus]
+            passages = [corpus[d].contents for d in docs]
+            if alone:  # (N, 1, L): N lists of one candidate, one batch
+                batch = {k: v.unsqueeze(1).to(model.device) for k, v in model.tokenize(text, passages).items()}
+                scores = model.score_lists(**batch)[0].squeeze(1).float().cpu().numpy()
+            else:
+                scores = model.score(text, passages)
+            run[qid] = dict(zip(docs, map(float, scores)))
+    return run
+
+
+def fuse(run: dict, hits: dict, w: float) -> dict:
+    from viewrank.plugins.first_stage import minmax
+
+    out = {}
+    for qid, scores in run.items():
+        docs = list(scores)
+        first = dict((d, s) for d, s in hits[qid])
+        fused = (1 - w) * minmax([scores[d] for d in docs]) + w * minmax([first[d] for d in docs])
+        out[qid] = dict(zip(docs, map(float, fused)))
+    return out
+
+
+def crossfit_teacher(args, prep, sci, work: Path, base: dict) -> dict:
+    """Two cross-encoders, each trained on half of the non-validation train queries, score the
+    other half's pools: no list is scored by a model that trained on it."""
+    import torch
+
+    from viewrank.plugins.mvp.loading import load_mvp_model
+    from viewrank.plugins.mvp.options import TrainOptions
+    from viewrank.plugins.mvp.trainer import train
+
+    val = set(prep["val"])
+    qids = sorted(q for q in sci.qrels("train") if q not in val)
+    folds = [qids[0::2], qids[1::2]]
+    scores: dict = {}
+    for k, fold in enumerate(folds):
+        root = work / f"fold{k}-data"
+        (root / "qrels").mkdir(parents=True, exist_ok=True)
+        for name in ("corpus.jsonl", "queries.jsonl"):
+            if not (root / name).exists():
+                (root / name).symlink_to(Path(args.scifact).resolve() / name)
+        qrels = sci.qrels("train")
+        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q in fold for d, g in qrels[q].items()]
+        (root / "qrels" / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out = work / f"fold{k}-ce"
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(args.prep) / "mined_negatives.json", out / "mined_negatives.json")
+        opts = TrainOptions(**{**base, "kind": "cross-encoder", "dataset": str(root), "out": str(out),
+                               "teacher": [], "val_queries": 0})
+        train(opts)
+        model = load_mvp_model(out).to(args.device).eval()
+        other = folds[1 - k][: args.limit or None]
+        hits = {q: prep["hits"]["train"][q][: RECIPE["neg_depth"]] for q in other}
+        run = score_run(model, {q: sci.all_queries[q] for q in other}, hits, sci.corpus)
+        scores.update(run)
+        del model
+        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    return scores
+
+
+def limited(pools: dict, limit: int) -> dict:
+    """The first ``limit`` queries' pools (a dry run); all of them when ``limit`` is 0."""
+    return dict(sorted(pools.items())[: limit or None])
+
+
+def write_teacher_cache(path: Path, specs: list, pools: dict, scores: dict) -> None:
+    """The trainer's teacher cache (``viewrank.plugins.mvp.teacher``) for ``pools``; queries without
+    scores (a dry run's ``--limit``) keep BM25's order."""
+    key = {"specs": list(specs), "pools": [[q, len(p)] for q, p in sorted(pools.items())]}
+    path.write_text(json.dumps({"key": key, "scores": scores}), encoding="utf-8")
+
+
+class TeacherHost:
+    """What :func:`viewrank.plugins.mvp.teacher.teacher_scores` needs of a host, with the zero-shot
+    bi-encoder on ``device`` (the registered spec runs on the CPU): ``bi-encoder`` and
+    ``fuse:0.4:bi-encoder`` share one model and its passage-vector cache."""
+
+    def __init__(self, backbone: str, device: str) -> None:
+        from viewrank.manager import get_host
+        from viewrank.plugins.dense.bi_encoder import BiEncoderReranker
+        from viewrank.plugins.dense.embedder import DenseEmbedder
+        from viewrank.plugins.first_stage import FusedReranker
+
+        bi = BiEncoderReranker(DenseEmbedder(get_host().resolve_model_path(backbone), device=device))
+        self.specs = {"bi-encoder": bi, FREE_TEACHER: FusedReranker(bi, 0.4)}
+
+    def reranker(self, spec: str):
+        return self.specs[spec]
+
+    def shared_rerankers(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def minmax_dict(scores: dict) -> dict:
+    from viewrank.plugins.first_stage import minmax
+
+    return {q: dict(zip(s, map(float, minmax(list(s.values()))))) for q, s in scores.items()}
+
+
+def run(args) -> int:
+    import torch
+
+    from viewrank.datasets import BeirDataset
+    from viewrank.plugins.mvp.loading import load_mvp_model
+    from viewrank.plugins.mvp.options import TrainOptions
+    from viewrank.plugins.mvp.data import split_validation
+    from viewrank.plugins.mvp.teacher import TEACHER_NAME, teacher_scores
+    from viewrank.plugins.mvp.trainer import train
+    from viewrank.runs import atomic_write_text
+    from viewrank.types import Query
+
+    names = args.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    prep_dir = Path(args.prep)
+    prep = json.loads((prep_dir / "prep.json").read_text(encoding="utf-8"))
+    sci, cisi = BeirDataset(args.scifact), BeirDataset(args.cisi)
+    hits = prep["hits"]
+    sets = {"val": (sci, "train", {q: sci.all_queries[q] for q in prep["val"]}, hits["train"]),
+            "test": (sci, "test", {q.qid: q.text for q in sci.queries("test")}, hits["test"]),
+            "cisi": (cisi, "test", {q.qid: q.text for q in cisi.queries("test")}, hits["cisi"])}
+    if args.limit:
+        sets = {k: (ds, sp, dict(list(qs.items())[: args.limit]), h) for k, (ds, sp, qs, h) in sets.items()}
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    base = dict(RECIPE, backbone=args.backbone, dataset=args.scifact, split="train", index="unused", device=args.device,
+                time_budget_min=0, checkpoint_every=0, threads=args.threads, max_steps=args.max_steps)
+    results = json.loads(Path(args.out).read_text(encoding="utf-8")).get("systems", {}) if Path(args.out).is_file() and args.resume else {}
+    shim = TeacherHost(args.backbone, args.device)
+    t0 = time.perf_counter()
+    for key, (ds, split, qs, h) in sets.items():
+        qrels = ds.qrels(split)
+        results.setdefault("bm25", {"baseline": True})[key] = _metrics({q: dict(map(tuple, h[q])) for q in qs}, qrels)
+        for spec in ("bi-encoder", FREE_TEACHER):
+            rr = shim.reranker(spec)
+            run_ = {}
+            for qid, text in qs.items():
+                ranked = rr.rerank(Query(qid, text), [ds.candidate(d, sc) for d, sc in h[qid]])
+                run_[qid] = dict(zip(ranked.docids, ranked.scores))
+            results.setdefault(spec, {"baseline": True})[key] = _metrics(run_, qrels)
+    val = set(prep["val"])
+    pools = {q: [tuple(x) for x in hits["train"][q][: RECIPE["neg_depth"]]]
+             for q in sci.qrels("train") if q in hits["train"] and q not in val}
+    free = teacher_scores(shim, [FREE_TEACHER], sci.all_queries, limited(pools, args.limit), sci.corpus)
+    print(f"baselines and the free teacher: {time.perf_counter() - t0:.0f} s; "
+          + ", ".join(f"{k} test {results[k]['test']['nDCG@10']:.4f} cisi {results[k]['cisi']['nDCG@10']:.4f}"
+                      for k in ("bm25", "bi-encoder", FREE_TEACHER)), flush=True)
+    crossfit = None
+    for name in names:
+        overrides = {k: (v.format(msmarco=args.msmarco) if isinstance(v, str) else v) for k, v in VARIANTS[name].items()}
+        opts_d = {**base, **overrides}
+        out = work / name
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        source = opts_d.pop("adapt", None)
+        teacher = opts_d["teacher"]
+        if source is not None:  # viewrank adapt's recipe on CISI's pseudo-queries, from the trained model
+            pseudo = prep_dir / "cisi-pseudo"
+            link = pseudo / "corpus.jsonl"
+            link.unlink(missing_ok=True)
+            link.symlink_to(Path(args.cisi).resolve() / "corpus.jsonl")
+            (out / "mined_negatives.json").write_text(json.dumps({"split": "train", "depth": 50, "scored": True,
+                                                                  "hits": hits["cisi-pseudo"]}), encoding="utf-8")
+            src_cfg = json.loads((work / source / "viewrank_mvp.json").read_text(encoding="utf-8"))
+            opts_d.update(kind="cross-encoder" if src_cfg["variant"] == "cross-encoder" else "mvp",
+                          init_from=str(work / source), dataset=str(pseudo), teacher=[FREE_TEACHER], epochs=1,
+                          lr=3e-5, head_lr=1e-4, infer_max_length=src_cfg["max_length"])
+            pseudo_ds = BeirDataset(pseudo)
+            ppools = {q: [tuple(x) for x in hits["cisi-pseudo"][q][: RECIPE["neg_depth"]]] for q in pseudo_ds.qrels("train")
+                      if q in hits["cisi-pseudo"]}
+            held = set(split_validation(pseudo, "train", VAL_QUERIES, SEED))
+            ppools = {q: p for q, p in ppools.items() if q not in held}
+            write_teacher_cache(out / TEACHER_NAME, [FREE_TEACHER], ppools, teacher_scores(
+                shim, [FREE_TEACHER], pseudo_ds.all_queries, limited(ppools, args.limit), pseudo_ds.corpus))
+        else:
+            shutil.copyfile(prep_dir / "mined_negatives.json", out / "mined_negatives.json")
+        if teacher and source is None:
+            if CROSSFIT in teacher and crossfit is None:
+                t = time.perf_counter()
+                crossfit = crossfit_teacher(args, prep, sci, work, base)
+                print(f"cross-fitted cross-encoder teacher: {time.perf_counter() - t:.0f} s", flush=True)
+            parts = [free if s == FREE_TEACHER else minmax_dict(crossfit) for s in teacher]
+            # the mean of per-list min-max scores, as viewrank.plugins.mvp.teacher computes an ensemble
+            scores = {q: {d: sum(p.get(q, {}).get(d, 0.0) for p in parts) / len(parts) for d in free[q]} for q in free}
+            write_teacher_cache(out / TEACHER_NAME, teacher, pools, scores)
+        opts = TrainOptions(**{**opts_d, "out": str(out)})
+        t0 = time.perf_counter()
+        train(opts)
+        train_s = time.perf_counter() - t0
+        report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+        if report["teacher_seconds"] > 5:
+            print(f"warning: {name} recomputed its teacher ({report['teacher_seconds']} s): cache key mismatch", flush=True)
+        model = load_mvp_model(out).to(args.device).eval()
+        row: dict = {"recipe": {k: v for k, v in opts_d.items() if k in overrides or k in ("kind", "n", "epochs", "teacher")},
+                     "steps": report["steps"], "chosen_step": report["chosen_step"], "train_seconds": round(train_s, 1),
+                     "validation_during_training": report["validation"]}
+        runs = {}
+        for key, (ds, split, qs, h) in sets.items():
+            t = time.perf_counter()
+            runs[key] = score_run(model, qs, h, ds.corpus)
+            row[key] = _metrics(runs[key], ds.qrels(split))
+            row[key]["ms_per_query"] = round(1000 * (time.perf_counter() - t) / max(len(qs), 1), 1)
+        if not name.startswith("ce"):
+            ds, split, qs, h = sets["test"]
+            row["test_alone"] = _metrics(score_run(model, qs, h, ds.corpus, alone=True), ds.qrels(split))
+        grid = [round(0.1 * i, 1) for i in range(10)]
+        val_ds, val_split, _, val_h = sets["val"]
+        best_w = max(grid, key=lambda w: (_metrics(fuse(runs["val"], val_h, w), val_ds.qrels(val_split))["nDCG@10"], -w))
+        row["fuse"] = {"w": best_w, **{k: _metrics(fuse(runs[k], sets[k][3], best_w), sets[k][0].qrels(sets[k][1]))
+                                       for k in ("test", "cisi")}}
+        results[name] = row
+        del model
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        alone = row.get("test_alone", {}).get("nDCG@10", float("nan"))
+        print(f"{name:<20} test {row['test']['nDCG@10']:.4f} alone {alone:.4f} cisi {row['cisi']['nDCG@10']:.4f} "
+              f"val {row['val']['nDCG@10']:.4f} fuse(w={best_w}) {row['fuse']['test']['nDCG@10']:.4f}/"
+              f"{row['fuse']['cisi']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
+        report_all = {"bench": "mvp_ablation", "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu",
+                      "software": {"torch": torch.__version__, "python": platform.python_version()},
+                      "recipe": {k: v for k, v in base.items() if k not in ("backbone", "dataset", "device", "threads")},
+                      "sets": {"val": f"{len(prep['val'])} held-out SciFact train queries, BM25 top 100",
+                               "test": "SciFact test (300), BM25 top 100", "cisi": "CISI test (76), BM25 top 100, never tuned on"},
+                      "limit": args.limit, "date": time.strftime("%Y-%m-%d"), "systems": results}
+        atomic_write_text(args.out, json.dumps(report_all, indent=2) + "\n")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="stage", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--out", default=".gpu")
+    p.add_argument("--scifact-index", default="indexes/scifact")
+    p.add_argument("--cisi-index", default="indexes/cisi")
+    r = sub.add_parser("run")
+    r.add_argument("--prep", default=".gpu")
+    r.add_argument("--variants", default=",".join(VARIANTS))
+    r.add_argument("--backbone", default="all-MiniLM-L6-v2")
+    r.add_argument("--device", default="cuda")
+    r.add_argument("--threads", type=int, default=8)
+    r.add_argument("--work", default="runs/mvp_ablation")
+    r.add_argument("--msmarco", default="../shared/data/msmarco-toy/triples.tsv")
+    r.add_argument("--max-steps", type=int, default=0, help="cut each training after K steps (a dry run)")
+    r.add_argument("--limit", type=int, default=0, help="evaluate the first N queries of each set (a dry run)")
+    r.add_argument("--resume", action="store_true", help="keep the rows already in --out")
+    r.add_argument("--out", default=str(RESULTS))
+    for q in (p, r):
+        q.add_argument("--scifact", default="../shared/data/scifact")
+        q.add_argument("--cisi", default="../shared/data/cisi")
+    args = ap.parse_args()
+    return prepare(args) if args.stage == "prepare" else run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""``viewrank adapt mvp|cross-encoder``: fit a trained reranker to a corpus without labels."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from viewrank.plugins.mvp.options import TrainOptions
+
+    d = TrainOptions()
+    p = sub.add_parser("adapt", help="adapt a trained MVP or cross-encoder to a corpus without labels (pseudo-queries)",
+                       description="Pseudo-queries are sentences of the corpus's passages (ICT-style), their BM25 "
+                                   "lists ordered by a teacher; the model is fine-tuned from --model. No labels are read.")
+    p.add_argument("kind", choices=["mvp", "cross-encoder"])
+    p.add_argument("--corpus", required=True, help="BEIR-layout folder holding corpus.jsonl")
+    p.add_argument("--model", required=True, help="the trained model folder to start from")
+    p.add_argument("--out", required=True, help="where the adapted model goes")
+    p.add_argument("--index", default="", help="Lucene index of the corpus (default indexes/<corpus name>; built if absent)")
+    p.add_argument("--teacher", action="append", default=[], metavar="SPEC",
+                   help="orders each pseudo-query's list (repeat for an ensemble; default fuse:0.4:bi-encoder)")
+    p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make (default %(default)s)")
+    p.add_argument("--n", type=int, default=d.n, help="candidates per list (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=3e-5, help="backbone learning rate (default %(default)s)")
+    p.add_argument("--head-lr", type=float, default=1e-4)
+    p.add_argument("--time-budget-min", type=float, default=15.0)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewrank.plugins.mvp.adapt import adapt
+    from viewrank.plugins.mvp.options import TrainOptions
+
+    opts = TrainOptions(kind=args.kind, init_from=args.model, out=args.out, index=args.index,
+                        teacher=args.teacher or ["fuse:0.4:bi-encoder"], n=args.n, epochs=args.epochs, lr=args.lr,
+                        head_lr=args.head_lr, time_budget_min=args.time_budget_min, seed=args.seed,
+                        threads=args.threads, device=args.device)
+    t0 = time.monotonic()
+    out = adapt(opts, args.corpus, args.queries)
+    print(f"saved the adapted {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")
+    return 0
