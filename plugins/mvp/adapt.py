@@ -75,4 +75,4 @@ def adapt(opts, corpus: str | Path, queries: int) -> Path:
     data = write_pseudo_dataset(corpus, Path(opts.out) / "pseudo-queries", queries, opts.seed)
     index = opts.index or str(Path("indexes") / Path(corpus).name)
     return train(replace(opts, dataset=str(data), split=PSEUDO_SPLIT, index=index,
-                         infer_max_length=config.max_length, val_queries=min(opts.val_queries, queries // 10)))
+                         max_length=config.max_length, infer_max_length=config.max_length, val_queries=min(opts.val_queries, queries // 10)))

@@ -21,14 +21,18 @@ class TrainOptions:
     m: int = 4
     anchor: str = "list"  # list-aware anchors (the paper's mechanism) or "query" (the learned-query ablation)
     max_length: int = 128  # tokens per candidate while training
-    infer_max_length: int = 256  # tokens per candidate saved in the model's config (inference, validation)
-    n: int = 16  # candidates per list
+    # tokens per candidate saved in the model's config (inference, validation); 0 = max_length. Keep them
+    # equal: trained at 128 and run at 256, the cross-encoder fell from 0.748 to 0.657 (bench/mvp_ablation.py)
+    infer_max_length: int = 0
+    n: int = 8  # candidates per list: per unit of compute, lists of 8 beat lists of 16 (bench/results/mvp_gpu_grid.json)
     neg_depth: int = 30
-    teacher: list[str] = field(default_factory=list)  # reranker specs; several = ensemble; empty = BM25 order
-    epochs: int = 8  # an upper bound: the step plan also fits time_budget_min (see trainer.plan_steps)
+    # reranker specs ordering each list's negatives; several = an ensemble; "none" or [] = BM25's order.
+    # The default is free and general: the zero-shot bi-encoder fused with BM25.
+    teacher: list[str] = field(default_factory=lambda: ["fuse:0.4:bi-encoder"])
+    epochs: int = 6  # an upper bound: the step plan also fits time_budget_min (see trainer.plan_steps)
     batch_size: int = 4
     optimizer: str = "adamw"
-    lr: float = 1e-4
+    lr: float = 1.5e-4
     head_lr: float = 1e-3
     warmup: int = 0  # warm-up steps; 0 = warmup_ratio of the planned steps
     warmup_ratio: float = 0.05

@@ -173,6 +173,7 @@ def train(opts: TrainOptions) -> Path:
     """Train, checkpointing every ``checkpoint_every`` steps into ``OUT/checkpoint``; returns OUT."""
     wall0 = time.monotonic()
     check_options(opts)
+    infer_length = opts.infer_max_length or opts.max_length
     device = training_device(opts.device)
     torch.set_num_threads(max(1, opts.threads))
     out = Path(opts.out)
@@ -236,13 +237,13 @@ def train(opts: TrainOptions) -> Path:
 
     def run_validation() -> None:
         t = time.monotonic()
-        score = validate(model, ds, opts.split, val_qids, hits, opts.val_depth, opts.infer_max_length)
+        score = validate(model, ds, opts.split, val_qids, hits, opts.val_depth, infer_length)
         plan["eval_s"] = time.monotonic() - t
         previous = best()
         history.append({"step": step, "val_nDCG@10": round(score, 4)})
         tqdm.write(f"step {step}: validation nDCG@10 {score:.4f} ({len(val_qids)} held-out {opts.split} queries)")
         if previous is None or score > previous["val_nDCG@10"]:
-            with_length(opts.infer_max_length, lambda: model.save(best_dir))
+            with_length(infer_length, lambda: model.save(best_dir))
 
     def with_length(length: int, fn):
         train_length, model.config.max_length = model.config.max_length, length
@@ -314,7 +315,7 @@ def train(opts: TrainOptions) -> Path:
 
         model = load_mvp_model(best_dir)  # the held-out slice preferred an earlier step
     model.eval()
-    model.config.max_length = opts.infer_max_length
+    model.config.max_length = infer_length
     model.save(out)
     shutil.rmtree(best_dir, ignore_errors=True)
     elapsed = elapsed_before + time.monotonic() - t0

@@ -25,7 +25,7 @@ def options(tiny_bert_dir: Path, tiny_dataset: Path, out: Path, **kw) -> TrainOp
     (out / MINED_NAME).write_text(json.dumps({"split": "test", "depth": 50, "scored": True, "hits": hits}), encoding="utf-8")
     base = dict(kind="mvp", backbone=str(tiny_bert_dir), dataset=str(tiny_dataset), split="test", index="unused",
                 out=str(out), m=2, max_length=32, n=3, neg_depth=5, epochs=2, batch_size=2, warmup=1,
-                checkpoint_every=1, time_budget_min=0, threads=1, val_queries=0, infer_max_length=32)
+                checkpoint_every=1, time_budget_min=0, threads=1, val_queries=0, teacher=[])
     base.update(kw)
     return TrainOptions(**base)
 

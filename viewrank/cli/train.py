@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import fields
 
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = TrainOptions()
     p = sub.add_parser("train", help="train the MVP reranker (encoder variant) or the cross-encoder baseline",
                        description="Lists = 1 relevant doc + N-1 BM25 hard negatives (Pyserini), ordered by a teacher "
-                                   "when --teacher is given; listwise loss.")
+                                   "(--teacher); listwise loss; steps planned to fit --time-budget-min.")
     p.add_argument("kind", choices=["mvp", "cross-encoder"])
     p.add_argument("--backbone", default=d.backbone, help="HF encoder dir or packaged name (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset, help="BEIR dataset folder (default %(default)s)")
@@ -28,12 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--m", type=int, default=d.m, help="views (default %(default)s)")
     p.add_argument("--anchor", choices=["list", "query"], default=d.anchor,
                    help="list: anchors computed from each view's list (the paper); query: a learned query per view")
-    p.add_argument("--teacher", action="append", default=[], metavar="SPEC",
-                   help="reranker spec whose scores order each list's negatives (repeat for an ensemble); "
-                        "the relevant document stays first. Default: BM25 order")
+    p.add_argument("--teacher", action="append", default=None, metavar="SPEC",
+                   help="reranker spec whose scores order each list's negatives (repeat for an ensemble; "
+                        f"none = BM25's order); the relevant document stays first (default {' '.join(d.teacher)})")
     p.add_argument("--max-length", type=int, default=d.max_length, help="tokens per candidate while training")
     p.add_argument("--infer-max-length", type=int, default=d.infer_max_length,
-                   help="tokens per candidate at inference and validation, saved in the model (default %(default)s)")
+                   help="tokens per candidate at inference and validation, saved in the model (0 = --max-length, "
+                        "the default: a model run at another length than it was trained at loses quality)")
     p.add_argument("--n", type=int, default=d.n, help="candidates per list (default %(default)s)")
     p.add_argument("--neg-depth", type=int, default=d.neg_depth, help="draw negatives from BM25 top-K")
     p.add_argument("--epochs", type=int, default=d.epochs,
@@ -75,7 +77,13 @@ def run(args: argparse.Namespace) -> int:
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
     values["out"] = args.out or DEFAULTS[args.kind]
+    if args.teacher is None:
+        values.pop("teacher")
     t0 = time.monotonic()
     out = train(TrainOptions(**values))
-    print(f"saved {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")
+    report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    val = {h["step"]: h["val_nDCG@10"] for h in report["validation"]}
+    print(f"saved {args.kind} model to {out} ({time.monotonic() - t0:.0f} s): {report['steps']} steps of "
+          f"{report['planned_steps']} planned ({report['step_seconds']} s a step), "
+          + (f"step {report['chosen_step']} kept (held-out nDCG@10 {val[report['chosen_step']]:.4f})" if val else "last step kept"))
     return 0
