@@ -47,23 +47,46 @@ def remap_mvp_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
-    """The weights of a local checkpoint directory (safetensors preferred, then ``.bin``)."""
-    files = sorted(model_dir.glob("*.safetensors"))
-    files = [f for f in files if f.name != "mvp_head.safetensors"]
-    state: dict[str, torch.Tensor] = {}
-    if files:
-        from safetensors.torch import load_file
+# Files a training run leaves beside the weights: never read as weights.
+_NOT_WEIGHTS = re.compile(r"^(optimizer|scheduler|scaler|training_args|rng_state.*|trainer_state|mvp_head)\.(pt|pth|bin|safetensors)$")
 
-        for f in files:
+
+def weight_files(model_dir: Path) -> list[Path]:
+    """The checkpoint's weight files: Hugging Face's names first (``model.safetensors``, sharded
+    ``model-*.safetensors`` via their index, ``pytorch_model.bin`` likewise); otherwise the one
+    ``*.safetensors``/``*.bin``/``*.pt`` file that is not a training-state file (optimizer,
+    scheduler, training arguments). Several candidates are an error naming them."""
+    import json
+
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = model_dir / index_name
+        if index.is_file():
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            return [model_dir / name for name in shards]
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (model_dir / name).is_file():
+            return [model_dir / name]
+    found = sorted(f for pattern in ("*.safetensors", "*.bin", "*.pt") for f in model_dir.glob(pattern)
+                   if not _NOT_WEIGHTS.match(f.name))
+    if not found:
+        raise ViewrankError(f"{model_dir}: no weights (model.safetensors, pytorch_model.bin, or one *.pt) found")
+    if len(found) > 1:
+        raise ViewrankError(f"{model_dir}: several weight files ({', '.join(f.name for f in found)}); "
+                            "keep one, or name the shards in model.safetensors.index.json")
+    return found
+
+
+def read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
+    """The weights of a local checkpoint directory (see :func:`weight_files`)."""
+    state: dict[str, torch.Tensor] = {}
+    for f in weight_files(model_dir):
+        if f.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
             state.update(load_file(str(f)))
-        return state
-    bins = sorted(model_dir.glob("*.bin")) + sorted(model_dir.glob("*.pt"))
-    if not bins:
-        raise ViewrankError(f"{model_dir}: no weights (*.safetensors, *.bin or *.pt) found")
-    for f in bins:
-        loaded = torch.load(str(f), map_location="cpu", weights_only=True)
-        state.update(loaded.get("state_dict", loaded) if isinstance(loaded, dict) else loaded)
+        else:
+            loaded = torch.load(str(f), map_location="cpu", weights_only=True)
+            state.update(loaded.get("state_dict", loaded) if isinstance(loaded, dict) else loaded)
     return state
 
 
@@ -77,8 +100,12 @@ class T5MVP(ListScorerBase):
         self.start_id = int(start if start is not None else t5.config.pad_token_id or 0)
 
     @classmethod
-    def from_t5(cls, model_dir: str | Path, m: int = 4, max_length: int = 512) -> "T5MVP":
-        """Any local HF T5 directory, or a local copy of a released MVP checkpoint (keys remapped)."""
+    def from_t5(cls, model_dir: str | Path, m: int = 4, max_length: int = 256) -> "T5MVP":
+        """Any local HF T5 directory, or a local copy of a released MVP checkpoint (keys remapped).
+
+        ``max_length`` 256 is the authors' setting for MS MARCO-like passages; they use 512 for
+        SciFact, NFCorpus and TREC-COVID and 1024 for long documents (set it in the saved
+        ``viewrank_mvp.json``)."""
         from transformers import AutoTokenizer, T5Config, T5Model
 
         path = check_model_dir(model_dir)
