@@ -216,6 +216,76 @@ def minmax_dict(scores: dict) -> dict:
     return {q: dict(zip(s, map(float, minmax(list(s.values()))))) for q, s in scores.items()}
 
 
+def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -> dict:
+    """Metrics of ``model`` on every set (``test`` only when ``quick``), the test set scored with
+    each candidate alone (``alone``), and ``fuse:W:model`` with W picked on ``val``."""
+    import time as _time
+
+    row: dict = {}
+    runs = {}
+    for key, (ds, split, qs, h) in sets.items():
+        if quick and key != "test":
+            continue
+        t = _time.perf_counter()
+        runs[key] = score_run(model, qs, h, ds.corpus)
+        row[key] = _metrics(runs[key], ds.qrels(split))
+        row[key]["ms_per_query"] = round(1000 * (_time.perf_counter() - t) / max(len(qs), 1), 1)
+    if quick:
+        return row
+    if alone:
+        ds, split, qs, h = sets["test"]
+        row["test_alone"] = _metrics(score_run(model, qs, h, ds.corpus, alone=True), ds.qrels(split))
+    grid = [round(0.1 * i, 1) for i in range(10)]
+    val_ds, val_split, _, val_h = sets["val"]
+    best_w = max(grid, key=lambda w: (_metrics(fuse(runs["val"], val_h, w), val_ds.qrels(val_split))["nDCG@10"], -w))
+    row["fuse"] = {"w": best_w, **{k: _metrics(fuse(runs[k], sets[k][3], best_w), sets[k][0].qrels(sets[k][1]))
+                                   for k in ("test", "cisi")}}
+    return row
+
+
+def load_sets(args, prep: dict) -> dict:
+    """name -> (dataset, split, {qid: text}, BM25 hits) for val, test and cisi (``--limit`` each)."""
+    from viewrank.datasets import BeirDataset
+
+    sci, cisi = BeirDataset(args.scifact), BeirDataset(args.cisi)
+    hits = prep["hits"]
+    sets = {"val": (sci, "train", {q: sci.all_queries[q] for q in prep["val"]}, hits["train"]),
+            "test": (sci, "test", {q.qid: q.text for q in sci.queries("test")}, hits["test"]),
+            "cisi": (cisi, "test", {q.qid: q.text for q in cisi.queries("test")}, hits["cisi"])}
+    if args.limit:
+        sets = {k: (ds, sp, dict(list(qs.items())[: args.limit]), h) for k, (ds, sp, qs, h) in sets.items()}
+    return sets
+
+
+def evaluate_stage(args) -> int:
+    """Evaluate trained model folders (``--model NAME=DIR``) on the same sets, into ``--out``."""
+    import torch
+
+    from viewrank.plugins.mvp.loading import load_mvp_model
+    from viewrank.runs import atomic_write_text
+
+    torch.set_num_threads(args.threads)
+    prep = json.loads((Path(args.prep) / "prep.json").read_text(encoding="utf-8"))
+    sets = load_sets(args, prep)
+    out = Path(args.out)
+    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"bench": "mvp_ablation", "systems": {}}
+    for item in args.model:
+        name, _, folder = item.partition("=")
+        model = load_mvp_model(folder).eval()
+        training = Path(folder) / "training.json"
+        row = {"model": folder, "training": {k: v for k, v in json.loads(training.read_text(encoding="utf-8")).items()
+                                             if k != "log"} if training.is_file() else None}
+        row.update(evaluate_model(model, sets, alone=model.config.variant != "cross-encoder"))
+        report["systems"][name] = row
+        report.update(device=platform.processor() or platform.machine(), date=time.strftime("%Y-%m-%d"))
+        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        alone = row.get("test_alone", {}).get("nDCG@10", float("nan"))
+        print(f"{name:<20} test {row['test']['nDCG@10']:.4f} alone {alone:.4f} cisi {row['cisi']['nDCG@10']:.4f} "
+              f"fuse(w={row['fuse']['w']}) {row['fuse']['test']['nDCG@10']:.4f}/{row['fuse']['cisi']['nDCG@10']:.4f} "
+              f"({row['test']['ms_per_query']} ms/q)", flush=True)
+    return 0
+
+
 def run(args) -> int:
     import torch
 
@@ -234,13 +304,9 @@ def run(args) -> int:
         raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     prep_dir = Path(args.prep)
     prep = json.loads((prep_dir / "prep.json").read_text(encoding="utf-8"))
-    sci, cisi = BeirDataset(args.scifact), BeirDataset(args.cisi)
+    sci = BeirDataset(args.scifact)
     hits = prep["hits"]
-    sets = {"val": (sci, "train", {q: sci.all_queries[q] for q in prep["val"]}, hits["train"]),
-            "test": (sci, "test", {q.qid: q.text for q in sci.queries("test")}, hits["test"]),
-            "cisi": (cisi, "test", {q.qid: q.text for q in cisi.queries("test")}, hits["cisi"])}
-    if args.limit:
-        sets = {k: (ds, sp, dict(list(qs.items())[: args.limit]), h) for k, (ds, sp, qs, h) in sets.items()}
+    sets = load_sets(args, prep)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     base = dict(RECIPE, backbone=args.backbone, dataset=args.scifact, split="train", index="unused", device=args.device,
@@ -316,27 +382,13 @@ def run(args) -> int:
         row: dict = {"recipe": {k: v for k, v in opts_d.items() if k in overrides or k in ("kind", "n", "epochs", "teacher")},
                      "steps": report["steps"], "chosen_step": report["chosen_step"], "train_seconds": round(train_s, 1),
                      "validation_during_training": report["validation"]}
-        runs = {}
-        for key, (ds, split, qs, h) in sets.items():
-            if args.quick and key != "test":
-                continue
-            t = time.perf_counter()
-            runs[key] = score_run(model, qs, h, ds.corpus)
-            row[key] = _metrics(runs[key], ds.qrels(split))
-            row[key]["ms_per_query"] = round(1000 * (time.perf_counter() - t) / max(len(qs), 1), 1)
-        if not name.startswith("ce") and not args.quick:
-            ds, split, qs, h = sets["test"]
-            row["test_alone"] = _metrics(score_run(model, qs, h, ds.corpus, alone=True), ds.qrels(split))
+        row.update(evaluate_model(model, sets, quick=args.quick, alone=not name.startswith("ce")))
         if args.quick:
             results[name] = row
             print(f"{name:<20} test {row['test']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
             atomic_write_text(args.out, json.dumps({"bench": "mvp_ablation", "quick": True, "systems": results}, indent=2) + "\n")
             continue
-        grid = [round(0.1 * i, 1) for i in range(10)]
-        val_ds, val_split, _, val_h = sets["val"]
-        best_w = max(grid, key=lambda w: (_metrics(fuse(runs["val"], val_h, w), val_ds.qrels(val_split))["nDCG@10"], -w))
-        row["fuse"] = {"w": best_w, **{k: _metrics(fuse(runs[k], sets[k][3], best_w), sets[k][0].qrels(sets[k][1]))
-                                       for k in ("test", "cisi")}}
+        best_w = row["fuse"]["w"]
         results[name] = row
         del model
         if torch.cuda.is_available():
@@ -375,11 +427,17 @@ def main() -> int:
     r.add_argument("--quick", action="store_true", help="evaluate SciFact test only (no CISI, no alone, no fusion)")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out")
     r.add_argument("--out", default=str(RESULTS))
-    for q in (p, r):
+    e = sub.add_parser("evaluate", help="evaluate trained model folders on the same sets")
+    e.add_argument("--prep", default=".gpu")
+    e.add_argument("--model", action="append", required=True, metavar="NAME=DIR")
+    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--limit", type=int, default=0)
+    e.add_argument("--out", default=str(RESULTS.with_name("mvp_quality_cpu.json")))
+    for q in (p, r, e):
         q.add_argument("--scifact", default="../shared/data/scifact")
         q.add_argument("--cisi", default="../shared/data/cisi")
     args = ap.parse_args()
-    return prepare(args) if args.stage == "prepare" else run(args)
+    return {"prepare": prepare, "run": run, "evaluate": evaluate_stage}[args.stage](args)
 
 
 if __name__ == "__main__":
