@@ -11,15 +11,24 @@ read with their built-in functions, so no Painless script is needed:
   ``connector.pre_process.cohere.rerank``) -> ``{"results": [{"index": i, "relevance_score": s}]}``
   best first (``connector.post_process.cohere.rerank``). The whole list goes to the reranker in
   one call: MVP is listwise.
-- ``GET /health``, ``GET /metrics`` (Prometheus text).
+- ``GET /health`` and ``GET /health/live`` (the process answers), ``GET /health/ready`` (the
+  models are loaded and answer a one-text probe; 503 otherwise), ``GET /metrics`` (Prometheus text).
 
 Bad input answers 4xx with ``{"error": "..."}`` naming what was wrong; a bad request never
-takes the service down.
+takes the service down. What a client can make the server hold is bounded: the body is capped
+before it is read (``Content-Length`` over the cap: 413 at once; a chunked body is cut off at
+the cap), JSON nested too deeply or holding numbers too long to convert is a 400, at most
+``max_queue`` requests are in the server at once (more: 503 with ``Retry-After``), and a model
+call that outlasts ``request_timeout`` answers 504. A 500 names no exception internals (they go
+to the server's log).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -34,6 +43,16 @@ from viewrank.types import Candidate, Query
 
 DEFAULT_MAX_TEXTS = 512
 DEFAULT_MAX_CHARS = 20_000
+DEFAULT_MAX_QUEUE = 64
+DEFAULT_REQUEST_TIMEOUT = 120.0
+READY_TTL_S = 10.0
+
+log = logging.getLogger("viewrank.serve")
+
+
+def default_max_body(max_texts: int, max_chars: int) -> int:
+    """Room for ``max_texts`` texts of ``max_chars`` ASCII characters plus the JSON around them."""
+    return max_texts * (max_chars + 16) + 64 * 1024
 
 
 class BadRequest(Exception):
@@ -76,6 +95,24 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, never more than ``limit`` bytes of it: a declared length over the limit is
+    refused before reading, a longer (chunked) body is cut off when it passes the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest(400, f"Content-Length {declared[:40]!r} is not a number")
+        if int(declared) > limit:
+            raise BadRequest(413, f"request body is {int(declared)} bytes; the limit is {limit} (--max-body-bytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, f"request body is over {limit} bytes, the limit (--max-body-bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def parse_json(body: bytes) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
@@ -85,6 +122,10 @@ def parse_json(body: bytes) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise BadRequest(400, "JSON nested too deeply") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise BadRequest(400, "a number in the JSON is too long to convert") from None
     if not isinstance(data, dict):
         raise BadRequest(422, f"expected a JSON object, got {type(data).__name__}")
     return data
@@ -108,35 +149,49 @@ def text_list(data: dict, field: str, max_texts: int, max_chars: int, allow_str:
 
 def create_app(embedder: Any = None, reranker: Any = None, token: str | None = None,
                max_texts: int = DEFAULT_MAX_TEXTS, max_chars: int = DEFAULT_MAX_CHARS,
-               names: dict[str, str] | None = None):
+               names: dict[str, str] | None = None, max_body: int | None = None,
+               max_queue: int = DEFAULT_MAX_QUEUE, request_timeout: float = DEFAULT_REQUEST_TIMEOUT):
     """A FastAPI app serving ``embedder`` and/or ``reranker`` (either may be None)."""
     app = FastAPI(title="viewrank serve", version="1")
     metrics = Metrics()
     model_lock = threading.Lock()  # one model call at a time: torch already uses every core
     names = names or {}
+    body_limit = max_body if max_body is not None else default_max_body(max_texts, max_chars)
+    expected = f"Bearer {token}".encode() if token is not None else None
+    state = {"in_server": 0, "ready_at": None}
 
     def check_auth(request: Request) -> None:
-        if token is None:
+        if expected is None:
             return
-        header = request.headers.get("authorization", "")
-        if header != f"Bearer {token}":
+        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
             raise BadRequest(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
 
     async def handle(request: Request, path: str, work) -> Any:
         started = time.perf_counter()
         status, n = 200, 0
+        if state["in_server"] >= max_queue:
+            metrics.record(path, 503, time.perf_counter() - started)
+            return JSONResponse({"error": f"server busy: {max_queue} requests already queued (--max-queue); retry"},
+                                status_code=503, headers={"Retry-After": "1"})
+        state["in_server"] += 1
         try:
             check_auth(request)
-            data = parse_json(await request.body())
-            payload, n = await run_in_threadpool(work, data)
+            data = parse_json(await read_body(request, body_limit))
+            try:
+                payload, n = await asyncio.wait_for(run_in_threadpool(work, data), timeout=request_timeout)
+            except asyncio.TimeoutError:
+                raise BadRequest(504, f"the model did not answer within {request_timeout:g} s (--request-timeout)") from None
             return JSONResponse(payload)
         except BadRequest as exc:
             status = exc.status
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        except Exception as exc:  # a model failure is the server's fault, and must not kill it
+        except Exception:  # a model failure is the server's fault, and must not kill it
             status = 500
-            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=500)
+            log.exception("%s failed", path)
+            return JSONResponse({"error": "internal error while running the model (details are in the server's log)"},
+                                status_code=500)
         finally:
+            state["in_server"] -= 1
             metrics.record(path, status, time.perf_counter() - started, n)
 
     def do_embed(data: dict) -> tuple[Any, int]:
@@ -189,10 +244,33 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
         return await handle(request, "/rerank", do_rerank)
 
     @app.get("/health")
+    @app.get("/health/live")
     async def health():
         return {"status": "ok", "embedder": names.get("embedder") if embedder is not None else None,
                 "reranker": names.get("reranker") if reranker is not None else None,
                 "dim": getattr(embedder, "dim", None)}
+
+    def probe() -> None:
+        with model_lock:
+            if embedder is not None:
+                embedder.embed(["ready"], role="query")
+            if reranker is not None:
+                reranker.rerank(Query("ready", "ready"), [Candidate("0", "ready")])
+
+    @app.get("/health/ready")
+    async def ready():
+        """Ready once the models answer a one-text probe (re-probed at most every 10 s)."""
+        now = time.monotonic()
+        if state["ready_at"] is None or now - state["ready_at"] > READY_TTL_S:
+            try:
+                await asyncio.wait_for(run_in_threadpool(probe), timeout=request_timeout)
+            except Exception as exc:
+                log.warning("readiness probe failed: %s: %s", type(exc).__name__, exc)
+                state["ready_at"] = None
+                return JSONResponse({"status": "not ready", "error": "the model did not answer the probe"},
+                                    status_code=503)
+            state["ready_at"] = now
+        return {"status": "ready"}
 
     @app.get("/metrics")
     async def prometheus():

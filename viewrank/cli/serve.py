@@ -18,12 +18,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="require 'Authorization: Bearer TOKEN' (default: $VIEWRANK_SERVE_TOKEN, else none)")
     p.add_argument("--max-texts", type=int, default=512, help="texts per request (default 512)")
     p.add_argument("--max-chars", type=int, default=20_000, help="characters per text (default 20000)")
+    p.add_argument("--max-body-bytes", type=int, default=None,
+                   help="request body cap, enforced before reading (default: room for --max-texts x --max-chars)")
+    p.add_argument("--max-queue", type=int, default=64,
+                   help="requests held at once; more answer 503 with Retry-After (default 64)")
+    p.add_argument("--request-timeout", type=float, default=120.0,
+                   help="seconds a model call may take before the request answers 504 (default 120)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.embedder and not args.reranker:
         raise ViewrankError("nothing to serve: give --embedder and/or --reranker")
+    for flag, value in (("--max-queue", args.max_queue), ("--max-texts", args.max_texts), ("--max-chars", args.max_chars),
+                        ("--max-body-bytes", args.max_body_bytes if args.max_body_bytes is not None else 1),
+                        ("--request-timeout", args.request_timeout)):
+        if value <= 0:
+            raise ViewrankError(f"{flag} must be positive, got {value}")
     import uvicorn
 
     from viewrank.adapters.serve.app import create_app
@@ -33,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     embedder = host.embedder(args.embedder) if args.embedder else None
     reranker = host.reranker(args.reranker) if args.reranker else None
     app = create_app(embedder, reranker, token=args.token, max_texts=args.max_texts, max_chars=args.max_chars,
-                     names={"embedder": args.embedder, "reranker": args.reranker})
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+                     names={"embedder": args.embedder, "reranker": args.reranker}, max_body=args.max_body_bytes,
+                     max_queue=args.max_queue, request_timeout=args.request_timeout)
+    # SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 30 s), then exit
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
     return 0
