@@ -16,7 +16,7 @@ DEPTH ?= 100
 RERANK_DEPTH ?= 100
 STAMP := $(VENV)/.viewrank-installed
 
-.PHONY: install main test train-mvp
+.PHONY: install main test test-fast train-mvp
 
 $(STAMP): pyproject.toml setup.py
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ train-mvp: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The edit loop: everything but the slow and OpenSearch tests.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not opensearch"

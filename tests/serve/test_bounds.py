@@ -109,3 +109,41 @@ def test_a_slow_model_call_answers_504(serve):
 def test_ready_when_the_models_answer(serve):
     client = serve(embedder=CharEmbedder(), reranker=WordOverlap())
     assert client.get("/health/ready").json() == {"status": "ready"}
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
+    return st.recursive(scalars, lambda kids: st.one_of(st.lists(kids, max_size=4),
+                                                         st.dictionaries(st.text(max_size=8), kids, max_size=4)),
+                        max_leaves=20)
+
+
+def test_fuzzed_requests_never_take_it_down(serve):
+    """Property: whatever the body (wrong types, nesting, numbers, bytes, empty), every answer is
+    JSON, 2xx or 4xx naming the problem, and the server stays up."""
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = serve(embedder=CharEmbedder(), reranker=WordOverlap(), max_texts=5, max_chars=50, max_body=4096)
+    fields = st.fixed_dictionaries({}, optional={"query": _json_values(), "documents": _json_values(),
+                                                 "top_n": _json_values(), "input": _json_values(),
+                                                 "texts": _json_values(), "role": _json_values()})
+    bodies = st.one_of(fields.map(lambda d: json.dumps(d).encode()), st.binary(max_size=300),
+                       st.integers(1, 3000).map(lambda n: b'{"input": ' + b"[" * n + b"]" * n + b"}"),
+                       st.integers(4000, 6000).map(lambda n: b'{"top_n": ' + b"7" * n + b"}"))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(path=st.sampled_from(["/embed", "/rerank"]), body=bodies)
+    def check(path, body):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code in (200, 400, 401, 404, 413, 422), (r.status_code, r.text[:200])
+        answer = r.json()
+        if r.status_code != 200:
+            assert isinstance(answer, dict) and answer["error"]
+
+    check()
+    assert client.get("/health/ready").json() == {"status": "ready"}
