@@ -130,8 +130,10 @@ def load_qrels(path: str | Path) -> dict[str, dict[str, int]]:
             parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
             if lineno == 1 and parts[0] in ("query-id", "qid"):
                 continue
-            if len(parts) == 4:  # TREC: qid iteration docid rel
-                parts = [parts[0], parts[2], parts[3]]
+            if len(parts) == 4:  # TREC: qid iteration docid rel (ids percent-encoded as viewrank writes them)
+                from viewrank.runs import decode_id
+
+                parts = [decode_id(parts[0]), decode_id(parts[2]), parts[3]]
             if len(parts) != 3:
                 raise ViewrankError(f"{path}:{lineno}: expected 3 tab-separated columns (BEIR) or 4 (TREC), got {len(parts)}")
             try:
@@ -143,8 +145,9 @@ def load_qrels(path: str | Path) -> dict[str, dict[str, int]]:
 
 
 def write_qrels_trec(qrels: dict[str, dict[str, int]], path: Path) -> Path:
-    """Qrels in TREC's four-column form (``qid 0 docid rel``), as trec_eval reads them."""
-    from viewrank.runs import atomic_write_text
+    """Qrels in TREC's four-column form (``qid 0 docid rel``), as trec_eval reads them, with ids
+    encoded as in run files (:func:`viewrank.runs.encode_id`), so ids with spaces still match."""
+    from viewrank.runs import atomic_write_text, encode_id
 
-    lines = [f"{qid} 0 {docid} {rel}\n" for qid, docs in qrels.items() for docid, rel in docs.items()]
+    lines = [f"{encode_id(qid)} 0 {encode_id(docid)} {rel}\n" for qid, docs in qrels.items() for docid, rel in docs.items()]
     return atomic_write_text(path, "".join(lines))

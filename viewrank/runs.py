@@ -10,6 +10,7 @@ place, so ``RUN`` itself only ever exists complete.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -55,12 +56,43 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+_ENCODED = re.compile(r"(?:%[0-9A-F]{2})+")
+
+
+def encode_id(value: str) -> str:
+    """A query or document id as a TREC file holds it: whitespace (which separates the columns)
+    and ``%`` are percent-encoded as their UTF-8 bytes (``"doc 1"`` -> ``"doc%201"``); every other
+    id is written unchanged. :func:`decode_id` reverses it."""
+    if not any(c.isspace() or c == "%" for c in value):
+        return value
+    return "".join("".join(f"%{b:02X}" for b in c.encode()) if c.isspace() or c == "%" else c for c in value)
+
+
+def decode_id(value: str) -> str:
+    """The id :func:`encode_id` encoded. Only sequences that decode to whitespace or ``%`` are
+    decoded, so an id another system wrote with a literal ``%41`` stays as it is."""
+    if "%" not in value:
+        return value
+
+    def one(match: re.Match) -> str:
+        raw = match.group(0)
+        try:
+            text = bytes(int(h, 16) for h in raw[1:].split("%")).decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        return text if all(c.isspace() or c == "%" for c in text) else raw
+
+    return _ENCODED.sub(one, value)
+
+
 def format_trec(ranked: RankedList, tag: str) -> str:
-    return "".join(f"{ranked.qid} Q0 {item.docid} {rank} {item.score:.6f} {tag}\n" for rank, item in enumerate(ranked.items, 1))
+    qid = encode_id(ranked.qid)
+    return "".join(f"{qid} Q0 {encode_id(item.docid)} {rank} {item.score:.6f} {tag}\n"
+                   for rank, item in enumerate(ranked.items, 1))
 
 
 def read_run(path: str | Path) -> dict[str, dict[str, float]]:
-    """``{qid: {docid: score}}`` from a six-column TREC run."""
+    """``{qid: {docid: score}}`` from a six-column TREC run (ids decoded, see :func:`encode_id`)."""
     path = Path(path)
     if not path.is_file():
         raise ViewrankError(f"run file {path} does not exist")
@@ -71,9 +103,10 @@ def read_run(path: str | Path) -> dict[str, dict[str, float]]:
             if not parts:
                 continue
             if len(parts) != 6:
-                raise ViewrankError(f"{path}:{lineno}: expected 6 columns in a TREC run, got {len(parts)}")
+                raise ViewrankError(f"{path}:{lineno}: expected 6 columns in a TREC run, got {len(parts)} "
+                                    "(an id with spaces must be percent-encoded: 'doc 1' as 'doc%201')")
             try:
-                out.setdefault(parts[0], {})[parts[2]] = float(parts[4])
+                out.setdefault(decode_id(parts[0]), {})[decode_id(parts[2])] = float(parts[4])
             except ValueError:
                 raise ViewrankError(f"{path}:{lineno}: score {parts[4]!r} is not a number") from None
     return out

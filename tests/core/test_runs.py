@@ -84,3 +84,19 @@ def test_ranked_list_ties_keep_first_stage_order_and_orders_are_checked():
     assert RankedList.from_order("q", cands, [2, 0, 1]).docids == ["c", "a", "b"]
     with pytest.raises(ValueError, match="not a permutation"):
         RankedList.from_order("q", cands, [0, 0, 1])
+
+
+def test_ids_with_spaces_round_trip_through_run_files(tmp_path):
+    from viewrank.runs import decode_id, encode_id, read_run
+
+    ids = ["doc 1", "a\tb", "50%", "caf\u00e9 au\u00a0lait", "plain-id", "lit%41eral"]
+    for value in ids:
+        assert decode_id(encode_id(value)) == value
+        assert not any(c.isspace() for c in encode_id(value))
+    assert encode_id("plain-id") == "plain-id" and encode_id("doc 1") == "doc%201"
+    assert decode_id("lit%41eral") == "lit%41eral"  # another system's literal %41 stays
+    with RunWriter(tmp_path / "run.trec") as w:
+        w.write(RankedList.from_scores("q 1", [Candidate(d, "") for d in ids], [6, 5, 4, 3, 2, 1]))
+    lines = (tmp_path / "run.trec").read_text().splitlines()
+    assert all(len(line.split()) == 6 for line in lines)
+    assert read_run(tmp_path / "run.trec") == {"q 1": dict(zip(ids, [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]))}
