@@ -208,6 +208,10 @@ def train(opts: TrainOptions) -> Path:
     model.config.max_length = opts.max_length
     model.to(device)
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude), opts.batch_size, random.Random(0)))
+    if steps_per_epoch == 0:
+        raise ViewrankError(f"{opts.dataset} ({opts.split}): no training list could be built; each needs a judged "
+                            f"relevant document and {opts.n - 1} non-relevant BM25 hits in the top {opts.neg_depth} "
+                            "(lower --n, raise --neg-depth, or check the qrels)")
     upper = steps_per_epoch * opts.epochs
     plan = {"total": upper, "planned": False, "step_s": None, "eval_s": None}
     opt, sched = _optimizer(model, opts, plan)
