@@ -136,10 +136,9 @@ def plan_steps(step: int, upper: int, elapsed_s: float, budget_s: float, step_s:
     return max(step + 1, min(upper, step + int(left / max(step_s, 1e-6))))
 
 
-def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int, max_length: int) -> float:
-    """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` at inference length."""
+def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int) -> float:
+    """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval mode)."""
     corpus, texts, qrels = ds.corpus, ds.all_queries, ds.qrels(split)
-    train_length, model.config.max_length = model.config.max_length, max_length
     model.eval()
     run = {}
     try:
@@ -148,7 +147,6 @@ def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, dept
                 docs = [d for d, _ in hits[qid][:depth] if d in corpus]
                 run[qid] = dict(zip(docs, map(float, model.score(texts[qid], [corpus[d].contents for d in docs]))))
     finally:
-        model.config.max_length = train_length
         model.train()
     return evaluate(run, {q: qrels[q] for q in qids})["nDCG@10"]
 
@@ -241,7 +239,7 @@ def train(opts: TrainOptions) -> Path:
 
     def run_validation() -> None:
         t = time.monotonic()
-        score = validate(model, ds, opts.split, val_qids, hits, opts.val_depth, infer_length)
+        score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth))
         plan["eval_s"] = time.monotonic() - t
         previous = best()
         history.append({"step": step, "val_nDCG@10": round(score, 4)})
