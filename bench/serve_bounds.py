@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import free_port, rss_mb  # noqa: E402
+from serve_load import rss_mb, start_serve  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "serve_bounds.json"
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,18 +32,10 @@ def main() -> int:
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "viewrank", "serve", "--reranker", "none", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(["--reranker", "none"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = int(url.rsplit(":", 1)[1])
     rows = []
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         big = b'{"query": "q", "documents": ["' + b"x" * (args.mb * 1_000_000) + b'"]}'
 
         def chunked():

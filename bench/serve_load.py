@@ -37,6 +37,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_serve(flags: list[str], env: dict | None = None, **popen) -> tuple[subprocess.Popen, str]:
+    """``viewrank serve FLAGS`` on 127.0.0.1 and a free port, once ``/health/ready`` answers 200."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "viewrank", "serve", *flags, "--port", str(port)], env=env, **popen)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/health/ready", timeout=30).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("viewrank serve did not start")
+
+
 def drive(url: str, path: str, bodies: list[dict], clients: int, total: int) -> dict:
     import httpx
 
@@ -92,22 +112,9 @@ def main() -> int:
     embed_bodies = [{"input": [t for _, t in lst[:8]]} for lst in sample.lists]
     rerank_bodies = [{"query": q, "documents": [t for _, t in lst], "top_n": 10}
                      for (_, q), lst in zip(sample.queries, sample.lists)]
-    port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="2", VIEWRANK_ORT_THREADS="2")
-    proc = subprocess.Popen([sys.executable, "-m", "viewrank", "serve", "--embedder", args.embedder,
-                             "--reranker", args.reranker, "--port", str(port)], env=env)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(["--embedder", args.embedder, "--reranker", args.reranker], env=env)
     try:
-        import httpx
-
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise SystemExit("server did not start")
         mem_before = rss_mb(proc.pid)
         rows = []
         for path, bodies in (("/embed", embed_bodies), ("/rerank", rerank_bodies)):
