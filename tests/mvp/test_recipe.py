@@ -81,7 +81,7 @@ def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir,
     assert report["chosen_step"] == best["step"]
     assert not (out / "best").exists()
     cfg = json.loads((out / "viewrank_mvp.json").read_text())
-    assert cfg["max_length"] == 32 and cfg["anchor"] == "list"  # the inference length is saved
+    assert cfg["max_length"] == 32 and cfg["anchor"] == "query"  # the inference length is saved; the default anchor
 
 
 def test_teacher_spec_trains_and_is_cached(tiny_bert_dir, tiny_dataset, tmp_path):
