@@ -76,6 +76,7 @@ def test_resume_finishes_an_interrupted_run(tiny_dataset, tiny_index, tmp_path):
     assert out.read_text() == full.run.read_text().replace("viewrank-none", "viewrank-none")
 
 
+@pytest.mark.slow  # several JVM starts: over 10 s
 def test_cli_resume_flag(tiny_dataset, tiny_index, tmp_path):
     out = tmp_path / "r.trec"
     run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset), "--output", str(out), check=True)
@@ -83,6 +84,7 @@ def test_cli_resume_flag(tiny_dataset, tiny_index, tmp_path):
     assert proc.returncode == 2 and "already complete" in proc.stderr
 
 
+@pytest.mark.slow  # several JVM starts: over 10 s
 def test_rerank_depth_keeps_the_tail_in_bm25_order(tiny_dataset, tiny_index, tmp_path):
     out = tmp_path / "r.trec"
     run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset), "--reranker", "bi-encoder",
@@ -103,6 +105,7 @@ HEART_CORPUS = [
 ]
 
 
+@pytest.mark.slow  # several JVM starts: over 10 s
 def test_fuse_endpoints_are_the_reranker_and_bm25(tmp_path):
     """fuse:0:SPEC orders like SPEC, fuse:1:SPEC like BM25, and fuse runs are evaluated like any run."""
     data = write_beir(tmp_path / "heart", corpus=HEART_CORPUS,
@@ -207,6 +210,7 @@ def test_scifact_bm25_matches_pyserini_reference(scifact_dir, scifact_index, tmp
     assert metrics["R@100"] == pytest.approx(0.9253, abs=0.005)
 
 
+@pytest.mark.slow  # several JVM starts: over 10 s
 def test_docs_pyserini_example_runs(tiny_index):
     import subprocess
     import sys
