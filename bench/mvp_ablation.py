@@ -209,12 +209,6 @@ class TeacherHost:
         return contextlib.nullcontext()
 
 
-def minmax_dict(scores: dict) -> dict:
-    from viewrank.plugins.first_stage import minmax
-
-    return {q: dict(zip(s, map(float, minmax(list(s.values()))))) for q, s in scores.items()}
-
-
 def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -> dict:
     """Metrics of ``model`` on every set (``test`` only when ``quick``), the test set scored with
     each candidate alone (``alone``), and ``fuse:W:model`` with W picked on ``val``."""
@@ -292,7 +286,7 @@ def run(args) -> int:
     from viewrank.plugins.mvp.loading import load_mvp_model
     from viewrank.plugins.mvp.options import TrainOptions
     from viewrank.plugins.mvp.data import split_validation
-    from viewrank.plugins.mvp.teacher import TEACHER_NAME, teacher_scores
+    from viewrank.plugins.mvp.teacher import TEACHER_NAME, ensemble, teacher_scores
     from viewrank.plugins.mvp.trainer import train
     from viewrank.runs import atomic_write_text
     from viewrank.types import Query
@@ -366,9 +360,7 @@ def run(args) -> int:
                 t = time.perf_counter()
                 crossfit = crossfit_teacher(args, prep, sci, work, base)
                 print(f"cross-fitted cross-encoder teacher: {time.perf_counter() - t:.0f} s", flush=True)
-            parts = [free if s == FREE_TEACHER else minmax_dict(crossfit) for s in teacher]
-            # the mean of per-list min-max scores, as viewrank.plugins.mvp.teacher computes an ensemble
-            scores = {q: {d: sum(p.get(q, {}).get(d, 0.0) for p in parts) / len(parts) for d in free[q]} for q in free}
+            scores = ensemble([free if s == FREE_TEACHER else crossfit for s in teacher])
             write_teacher_cache(out / TEACHER_NAME, teacher, pools, scores)
         opts = TrainOptions(**{**opts_d, "out": str(out)})
         t0 = time.perf_counter()

@@ -28,6 +28,14 @@ def _minmax(values: list[float]) -> list[float]:
     return [(v - lo) / (hi - lo) if hi > lo else 0.0 for v in values]
 
 
+def ensemble(parts: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The mean over teachers of each list's min-max normalised scores, for the documents of the
+    first teacher's lists (a document another teacher did not score counts 0 there)."""
+    normed = [{q: dict(zip(s, _minmax(list(s.values())))) for q, s in part.items() if s} for part in parts]
+    first = parts[0]
+    return {q: {d: sum(p.get(q, {}).get(d, 0.0) for p in normed) / len(normed) for d in first[q]} for q in first}
+
+
 def teacher_scores(host, specs: Sequence[str], queries: dict[str, str], pools: dict[str, list[tuple[str, float]]],
                    corpus, cache: Path | None = None) -> dict[str, dict[str, float]]:
     """``{qid: {docid: score}}``: the ensemble's normalised score of every pooled candidate.
@@ -41,19 +49,20 @@ def teacher_scores(host, specs: Sequence[str], queries: dict[str, str], pools: d
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("key") == key:
             return data["scores"]
-    out: dict[str, dict[str, float]] = {qid: {} for qid in pools}
+    parts: list[dict[str, dict[str, float]]] = []
     with host.shared_rerankers():
         for spec in specs:
             try:
                 reranker = host.reranker(spec)
             except ViewrankError as exc:
                 raise ViewrankError(f"--teacher {spec}: {exc}") from None
+            part = {}
             for qid in tqdm(sorted(pools), desc=f"teacher {spec}", unit="q"):
                 cands = [Candidate(d, corpus[d].contents, float(s)) for d, s in pools[qid]]
                 ranked = reranker.rerank(Query(qid, queries[qid]), cands)
-                norm = _minmax(list(ranked.scores))
-                for d, v in zip(ranked.docids, norm):
-                    out[qid][d] = out[qid].get(d, 0.0) + v / len(specs)
+                part[qid] = dict(zip(ranked.docids, ranked.scores))
+            parts.append(part)
+    out = ensemble(parts)
     if cache is not None:
         atomic_write_text(cache, json.dumps({"key": key, "scores": out}))
     return out
