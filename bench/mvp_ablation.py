@@ -143,6 +143,7 @@ def crossfit_teacher(args, prep, sci, work: Path, base: dict) -> dict:
 
     from viewrank.plugins.mvp.loading import load_mvp_model
     from viewrank.plugins.mvp.options import TrainOptions
+    from viewrank.manager import get_host
     from viewrank.plugins.mvp.trainer import train
 
     val = set(prep["val"])
@@ -163,7 +164,7 @@ def crossfit_teacher(args, prep, sci, work: Path, base: dict) -> dict:
         shutil.copyfile(Path(args.prep) / "mined_negatives.json", out / "mined_negatives.json")
         opts = TrainOptions(**{**base, "kind": "cross-encoder", "dataset": str(root), "out": str(out),
                                "teacher": [], "val_queries": 0})
-        train(opts)
+        train(opts, get_host())
         model = load_mvp_model(out).to(args.device).eval()
         other = folds[1 - k][: args.limit or None]
         hits = {q: prep["hits"]["train"][q][: RECIPE["neg_depth"]] for q in other}
@@ -287,6 +288,7 @@ def run(args) -> int:
     from viewrank.plugins.mvp.options import TrainOptions
     from viewrank.plugins.mvp.data import split_validation
     from viewrank.plugins.mvp.teacher import TEACHER_NAME, ensemble, teacher_scores
+    from viewrank.manager import get_host
     from viewrank.plugins.mvp.trainer import train
     from viewrank.runs import atomic_write_text
     from viewrank.types import Query
@@ -364,7 +366,7 @@ def run(args) -> int:
             write_teacher_cache(out / TEACHER_NAME, teacher, pools, scores)
         opts = TrainOptions(**{**opts_d, "out": str(out)})
         t0 = time.perf_counter()
-        train(opts)
+        train(opts, get_host())
         train_s = time.perf_counter() - t0
         report = json.loads((out / "training.json").read_text(encoding="utf-8"))
         if report["teacher_seconds"] > 5:

@@ -28,3 +28,11 @@ class OnnxExporter:
 @hookimpl
 def viewrank_register_exporters(registry):
     registry.add("onnx", lambda arg: OnnxExporter(), description=OnnxExporter.description)
+
+
+@hookimpl
+def viewrank_add_commands(subparsers, context):
+    from viewrank.exporters.commands import export, verify_export
+
+    export.register(subparsers, context)
+    verify_export.register(subparsers, context)

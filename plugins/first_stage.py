@@ -57,9 +57,7 @@ class FusedReranker:
         return RankedList.from_scores(query.qid, candidates, fused.tolist())
 
 
-def make_fused(arg: str | None) -> FusedReranker:
-    from viewrank.manager import get_host
-
+def make_fused(arg: str | None, context) -> FusedReranker:
     raw_weight, sep, inner_spec = (arg or "").partition(":")
     if not sep or not inner_spec.strip():
         raise ViewrankError(f"fuse needs a weight and a reranker, as fuse:W:SPEC (for example fuse:0.3:bi-encoder); got {arg!r}")
@@ -67,11 +65,11 @@ def make_fused(arg: str | None) -> FusedReranker:
         weight = float(raw_weight)
     except ValueError:
         raise ViewrankError(f"fusion weight {raw_weight!r} in fuse:{arg} is not a number") from None
-    return FusedReranker(get_host().reranker(inner_spec), weight)
+    return FusedReranker(context.host.reranker(inner_spec), weight)
 
 
 @hookimpl
-def viewrank_register_rerankers(registry):
+def viewrank_register_rerankers(registry, context):
     registry.add("none", lambda arg: FirstStageOrder(), description="no reranking: the first-stage (BM25) order")
-    registry.add("fuse", make_fused, arg_help="W:SPEC",
+    registry.add("fuse", lambda arg: make_fused(arg, context), arg_help="W:SPEC",
                  description="any reranker interpolated with the first stage: (1-W)*minmax(SPEC) + W*minmax(BM25)")

@@ -2,31 +2,44 @@
 
 Built-in plugins are declared as entry points of the ``viewrank`` distribution itself, in
 the same ``viewrank`` group third-party packages use, so both go through one code path.
+Every hook is called through pluggy (hook wrappers and tracing apply); ``VIEWRANK_TRACE_PLUGINS=1``
+prints each hook call and its result on stderr. Hooks receive the host's :class:`Context`.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pluggy
 
 from viewrank import hookspecs
-from viewrank.errors import PluginLoadError, ViewrankError
+from viewrank.context import Context
+from viewrank.errors import PluginLoadError, UnknownNameError, ViewrankError
 from viewrank.registry import KINDS, KindRegistrar, Registry
+from viewrank.settings import Settings
+
+if TYPE_CHECKING:
+    from viewrank.types import ExportConfig, IndexCodec, Retriever, Trainer
 
 ENTRY_POINT_GROUP = "viewrank"
 DISABLE_ENV = "VIEWRANK_DISABLE_PLUGINS"
+TRACE_ENV = "VIEWRANK_TRACE_PLUGINS"
 
 _REGISTER_HOOKS = {
     "reranker": "viewrank_register_rerankers",
     "embedder": "viewrank_register_embedders",
     "exporter": "viewrank_register_exporters",
+    "trainer": "viewrank_register_trainers",
+    "export-config": "viewrank_register_export_configs",
+    "codec": "viewrank_register_index_codecs",
+    "retriever": "viewrank_register_retrievers",
 }
 
 
@@ -47,16 +60,23 @@ def disabled_plugins() -> set[str]:
 class PluginHost:
     """Owns the pluggy manager and the registry the plugins fill in."""
 
-    def __init__(self, entry_points: list[md.EntryPoint] | None = None, extra_plugins: dict[str, Any] | None = None):
+    def __init__(self, entry_points: list[md.EntryPoint] | None = None, extra_plugins: dict[str, Any] | None = None,
+                 settings: Settings | None = None):
         self.pm = pluggy.PluginManager("viewrank")
         self.pm.add_hookspecs(hookspecs)
+        if os.environ.get(TRACE_ENV, "") not in ("", "0"):
+            self.pm.trace.root.setwriter(sys.stderr.write)
+            self.pm.enable_tracing()
+        self.context = Context(self, settings or Settings.resolve())
         self._dists: dict[str, tuple[str, str, str]] = {}
         blocked = disabled_plugins()
+        self.disabled: list[str] = []  # installed plugins that VIEWRANK_DISABLE_PLUGINS blocks
         for name in blocked:
             self.pm.set_blocked(name)
         eps = entry_points if entry_points is not None else list(md.entry_points(group=ENTRY_POINT_GROUP))
         for ep in eps:
             if ep.name in blocked:
+                self.disabled.append(ep.name)
                 continue
             dist = ep.dist.name if ep.dist is not None else "(unknown distribution)"
             version = ep.dist.version if ep.dist is not None else "?"
@@ -70,7 +90,9 @@ class PluginHost:
                 ) from exc
             self._register(plugin, ep.name, dist, version)
         for name, plugin in (extra_plugins or {}).items():
-            if name not in blocked:
+            if name in blocked:
+                self.disabled.append(name)
+            else:
                 self._register(plugin, name, "(in-process)", "")
         try:
             self.pm.check_pending()
@@ -83,6 +105,11 @@ class PluginHost:
             self._collect(kind)
 
     def _register(self, plugin: Any, name: str, dist: str, version: str) -> None:
+        try:
+            hash(plugin)
+        except TypeError:
+            raise PluginLoadError(f"plugin {name!r} from distribution {dist} is a {type(plugin).__name__}, which "
+                                  "pluggy cannot hold: use a module, a class or a plain instance") from None
         if self.pm.has_plugin(name):
             raise PluginLoadError(f"two plugins are named {name!r} (second from {dist}); plugin names must be unique")
         try:
@@ -92,24 +119,25 @@ class PluginHost:
         self._dists[name] = (dist, version, getattr(plugin, "__name__", type(plugin).__name__))
 
     def _collect(self, kind: str) -> None:
-        caller = getattr(self.pm.hook, _REGISTER_HOOKS[kind])
-        # Call each implementation with a registrar bound to its plugin so every entry
-        # records who registered it (``viewrank plugins`` shows that).
-        for impl in caller.get_hookimpls():
-            registrar = KindRegistrar(self.registry, kind, impl.plugin_name)
+        hook = _REGISTER_HOOKS[kind]
+        # One pluggy call per plugin (a subset caller holding only its implementations), with a
+        # registrar bound to that plugin, so every entry records who registered it (``viewrank
+        # plugins`` shows that) while wrappers and tracing still see each call.
+        for plugin_name, caller in self._callers_per_plugin(hook):
+            registrar = KindRegistrar(self.registry, kind, plugin_name)
             before = set(self.registry.names(kind))
             try:
-                impl.function(registry=registrar)
+                caller(registry=registrar, context=self.context)
             except ViewrankError:
                 raise
             except Exception as exc:
-                dist = self._dists.get(impl.plugin_name, ("?",))[0]
+                dist = self._dists.get(plugin_name, ("?",))[0]
                 raise PluginLoadError(
-                    f"plugin {impl.plugin_name!r} (distribution {dist}) failed in {_REGISTER_HOOKS[kind]}: "
+                    f"plugin {plugin_name!r} (distribution {dist}) failed in {_REGISTER_HOOKS[kind]}: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
             added = sorted(set(self.registry.names(kind)) - before)
-            self._registered.setdefault(impl.plugin_name, {}).setdefault(kind, []).extend(added)
+            self._registered.setdefault(plugin_name, {}).setdefault(kind, []).extend(added)
 
     # -- typed facade -------------------------------------------------------------------
     def plugins(self) -> list[PluginInfo]:
@@ -121,12 +149,23 @@ class PluginHost:
             out.append(PluginInfo(name, dist, version, module, self._registered.get(name, {})))
         return out
 
+    def create(self, kind: str, spec: str) -> Any:
+        """The object ``spec`` names among the registered ``kind``s; an unknown name's error also
+        names the plugins ``VIEWRANK_DISABLE_PLUGINS`` disabled, since one of them may provide it."""
+        try:
+            return self.registry.create(kind, spec)
+        except UnknownNameError as exc:
+            if self.disabled:
+                raise UnknownNameError(f"{exc}. Plugins disabled by {DISABLE_ENV}: {', '.join(sorted(self.disabled))} "
+                                       f"(the {kind} may come from one of them)") from None
+            raise
+
     def reranker(self, spec: str) -> Any:
         shared = self._shared
         if shared is None:
-            return self.registry.create("reranker", spec)
+            return self.create("reranker", spec)
         if spec not in shared:
-            shared[spec] = self.registry.create("reranker", spec)
+            shared[spec] = self.create("reranker", spec)
         return shared[spec]
 
     @contextmanager
@@ -145,10 +184,41 @@ class PluginHost:
             self._shared = outer
 
     def embedder(self, spec: str) -> Any:
-        return self.registry.create("embedder", spec)
+        return self.create("embedder", spec)
 
     def exporter(self, name: str) -> Any:
-        return self.registry.create("exporter", name)
+        return self.create("exporter", name)
+
+    def trainer(self, kind: str) -> "Trainer":
+        return self.create("trainer", kind)
+
+    def export_config(self, model_type: str) -> "ExportConfig":
+        return self.create("export-config", model_type)
+
+    def codec(self, name: str) -> "IndexCodec":
+        return self.create("codec", name)
+
+    def retriever(self, spec: str) -> "Retriever":
+        return self.create("retriever", spec)
+
+    def add_commands(self, subparsers: Any) -> None:
+        """Every plugin's ``viewrank_add_commands``: the whole command line. The commands each
+        plugin added are recorded (``viewrank plugins`` lists them as kind ``command``)."""
+        for name, caller in self._callers_per_plugin("viewrank_add_commands"):
+            before = set(subparsers.choices)
+            caller(subparsers=subparsers, context=self.context)
+            added = sorted(set(subparsers.choices) - before)
+            self._registered.setdefault(name, {})["command"] = added
+
+    def _callers_per_plugin(self, hook: str) -> Iterator[tuple[str, Any]]:
+        """(plugin name, a pluggy caller of ``hook`` holding only that plugin's implementations)."""
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        plugins = {impl.plugin_name: impl.plugin for impl in impls}
+        for impl in impls:
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            others = [p for n, p in plugins.items() if n != impl.plugin_name]
+            yield impl.plugin_name, self.pm.subset_hook_caller(hook, remove_plugins=others)
 
     def resolve_model_path(self, name: str) -> Path:
         """A directory as given, or what a plugin maps the name to; never a download."""

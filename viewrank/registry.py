@@ -1,4 +1,5 @@
-"""The registry of rerankers, embedders and exporters that plugins fill in."""
+"""The registry plugins fill in: rerankers, embedders, exporters, trainers, export configs, index
+codecs and first-stage retrievers, each a *kind* with its own namespace of names."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 from viewrank.errors import UnknownNameError, ViewrankError
 
-KINDS = ("reranker", "embedder", "exporter")
+KINDS = ("reranker", "embedder", "exporter", "trainer", "export-config", "codec", "retriever")
 
 Factory = Callable[[str | None], Any]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Sequence, runtime_checkable
 
@@ -95,6 +96,36 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str], role: Role = "passage") -> np.ndarray: ...
+
+
+class Trainer(Protocol):
+    """A kind of ``viewrank train KIND`` (``viewrank_register_trainers``)."""
+
+    description: str
+
+    def add_arguments(self, parser: "argparse.ArgumentParser") -> None: ...
+
+    def run(self, args: "argparse.Namespace") -> int: ...
+
+
+class Retriever(Protocol):
+    """A first-stage search over one index (``viewrank_register_retrievers``)."""
+
+    def search(self, queries: Sequence[Query], k: int) -> dict[str, list[tuple[str, float]]]: ...
+
+
+class ExportConfig(Protocol):
+    """How one model type becomes a graph (``viewrank_register_export_configs``): the exporter
+    asks the config for the module to trace, its input and output names and dynamic axes."""
+
+    model_type: str
+
+
+class IndexCodec(Protocol):
+    """Turns float passage vectors into stored codes and searches them
+    (``viewrank_register_index_codecs``)."""
+
+    name: str
 
 
 class ScoringReranker:

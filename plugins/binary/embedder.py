@@ -32,9 +32,10 @@ class QuantizedEmbedder:
         return self.quantizer.pack(vecs) if len(vecs) else np.zeros((0, self.dim), np.uint8)
 
 
-def load_quantized(kind: str, directory: str | Path, make_float: Any) -> QuantizedEmbedder:
+def load_quantized(kind: str, directory: str | Path, host: Any) -> QuantizedEmbedder:
     """From a ``viewrank encode`` index folder (it records its embedder) or a model folder
-    holding ``viewrank_int8.json`` / ``viewrank_binary.npz`` beside the weights."""
+    holding ``viewrank_int8.json`` / ``viewrank_binary.npz`` beside the weights (read as ``dense:DIR``).
+    ``host`` builds the float embedder underneath."""
     import json
 
     from viewrank.errors import ViewrankError
@@ -45,10 +46,8 @@ def load_quantized(kind: str, directory: str | Path, make_float: Any) -> Quantiz
         spec = json.loads(meta_path.read_text(encoding="utf-8")).get("embedder")
         if not spec:
             raise ViewrankError(f"{meta_path} does not record its embedder")
-        from viewrank.manager import get_host
-
-        base = get_host().embedder(spec)
+        base = host.embedder(spec)
     else:
-        base = make_float(str(path))
+        base = host.embedder(f"dense:{path}")
     quant = Int8Quantizer.load(path) if kind == "int8" else BinaryQuantizer.load(path)
     return QuantizedEmbedder(base, quant)

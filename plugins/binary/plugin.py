@@ -5,23 +5,22 @@ from __future__ import annotations
 from viewrank import hookimpl
 
 
-def _make(kind: str):
+def _make(kind: str, context):
     def factory(arg: str | None):
         from viewrank.errors import ViewrankError
         from viewrank.plugins.binary.embedder import load_quantized
-        from viewrank.plugins.dense.plugin import make_dense
 
         if not arg:
             raise ViewrankError(f"{kind} needs a folder: {kind}:DIR (a `viewrank encode --{kind}` index, "
                                 f"or a model folder with its calibration file)")
-        return load_quantized(kind, arg, make_dense)
+        return load_quantized(kind, arg, context.host)
 
     return factory
 
 
 @hookimpl
-def viewrank_register_embedders(registry):
-    registry.add("int8", _make("int8"), arg_help="DIR",
+def viewrank_register_embedders(registry, context):
+    registry.add("int8", _make("int8", context), arg_help="DIR",
                  description="int8 vectors with per-dimension calibration ranges stored in DIR")
-    registry.add("binary", _make("binary"), arg_help="DIR",
+    registry.add("binary", _make("binary", context), arg_help="DIR",
                  description="packed binary codes (median / ITQ / trained thresholds stored in DIR)")

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from viewrank.plugins.distill.groups import beir_groups, triple_groups
     from viewrank.plugins.distill.train import DistillConfig, teacher_scores, train_distill
 
-    groups = beir_groups(args.dataset, "train", args.candidates, args.queries, args.bm25_index)
+    retriever = get_host().retriever(f"bm25:{args.bm25_index}") if args.bm25_index else None
+    groups = beir_groups(args.dataset, "train", args.candidates, args.queries, retriever)
     if args.triples:
         groups += triple_groups(args.triples, args.triples_limit)
     teacher = get_host().reranker(args.teacher)

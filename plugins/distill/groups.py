@@ -8,11 +8,13 @@ from pathlib import Path
 from viewrank.datasets import BeirDataset
 from viewrank.plugins.dense.data import triples_examples
 from viewrank.plugins.distill.train import Group
+from viewrank.types import Retriever
 
 
 def beir_groups(dataset_dir: str | Path, split: str = "train", candidates: int = 4, limit: int | None = None,
-                bm25_index: str | Path | None = None, seed: int = 0) -> list[Group]:
-    """One group per judged query: ``[relevant, negatives...]`` (BM25 negatives when an index is given)."""
+                retriever: Retriever | None = None, seed: int = 0) -> list[Group]:
+    """One group per judged query: ``[relevant, negatives...]``; hard negatives from ``retriever``
+    (``host.retriever("bm25:INDEX")``) when given, else random passages."""
     ds = BeirDataset(dataset_dir)
     qrels = ds.qrels(split)
     queries = ds.queries(split)[:limit] if limit else ds.queries(split)
@@ -20,10 +22,8 @@ def beir_groups(dataset_dir: str | Path, split: str = "train", candidates: int =
     ids = list(corpus)
     rng = random.Random(seed)
     hits = {}
-    if bm25_index is not None:
-        from viewrank.adapters.pyserini.lucene import Bm25
-
-        hits = Bm25(bm25_index).search(queries, candidates + 5)
+    if retriever is not None:
+        hits = retriever.search(queries, candidates + 5)
     groups = []
     for q in queries:
         rel = [d for d, r in qrels[q.qid].items() if r > 0 and d in corpus]

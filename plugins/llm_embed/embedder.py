@@ -192,11 +192,9 @@ class LlmEmbedder:
         return save_pretrained_dir(out_dir, self.model, self.tokenizer, CONFIG_NAME, asdict(self.config))
 
 
-def make_llm(arg: str | None) -> LlmEmbedder:
+def make_llm(arg: str | None, context) -> LlmEmbedder:
     model, options = parse_options(arg)
     if not model:
         raise ViewrankError("llm needs a model folder: llm:DIR[@bidirectional=true,pooling=mean,...]")
-    from viewrank.manager import get_host
-
-    path = get_host().resolve_model_path(model)
+    path = context.host.resolve_model_path(model)
     return LlmEmbedder(path, LlmConfig.load(path).with_options(options))

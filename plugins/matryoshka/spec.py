@@ -9,14 +9,12 @@ Examples: ``matryoshka:models/2dmse@layer=4,dim=128``, ``matryoshka:@dim=64`` (p
 
 from __future__ import annotations
 
-from viewrank.manager import get_host
-
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
-def make_matryoshka(arg: str | None):
+def make_matryoshka(arg: str | None, context):
     from viewrank.plugins.dense.embedder import DenseConfig, DenseEmbedder, parse_options
 
     model, options = parse_options(arg)
-    path = get_host().resolve_model_path(model or DEFAULT_MODEL)
+    path = context.host.resolve_model_path(model or DEFAULT_MODEL)
     return DenseEmbedder(path, DenseConfig.load(path).with_options(options))

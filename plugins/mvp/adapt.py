@@ -58,7 +58,7 @@ def write_pseudo_dataset(corpus_dir: str | Path, out: str | Path, count: int, se
     return root
 
 
-def adapt(opts, corpus: str | Path, queries: int) -> Path:
+def adapt(opts, corpus: str | Path, queries: int, host) -> Path:
     """Fine-tune ``opts.init_from`` on pseudo-queries of ``corpus``; ``opts`` is a
     :class:`~viewrank.plugins.mvp.options.TrainOptions` whose ``dataset`` is replaced by the
     pseudo-query folder written under ``opts.out``. Returns the output folder."""
@@ -75,4 +75,4 @@ def adapt(opts, corpus: str | Path, queries: int) -> Path:
     data = write_pseudo_dataset(corpus, Path(opts.out) / "pseudo-queries", queries, opts.seed)
     index = opts.index or str(Path("indexes") / Path(corpus).name)
     return train(replace(opts, dataset=str(data), split=PSEUDO_SPLIT, index=index,
-                         max_length=config.max_length, infer_max_length=config.max_length, val_queries=min(opts.val_queries, queries // 10)))
+                         max_length=config.max_length, infer_max_length=config.max_length, val_queries=min(opts.val_queries, queries // 10)), host)

@@ -1,4 +1,4 @@
-"""Training lists: SciFact-style qrels + BM25 hard negatives (mined with Pyserini), optional triples."""
+"""Training lists: SciFact-style qrels + BM25 hard negatives (from a registered retriever), optional triples."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
@@ -25,20 +25,17 @@ class TrainList:
     ranks: tuple[int, ...]
 
 
-def mine_bm25(dataset_dir: str | Path, split: str, index_dir: str | Path, depth: int,
+def mine_bm25(dataset_dir: str | Path, split: str, retriever: Callable[[], Any], depth: int,
               cache: Path | None = None) -> dict[str, list[tuple[str, float]]]:
-    """BM25 top-``depth`` ``(docid, score)`` for every query of ``split`` (Pyserini), cached as JSON."""
+    """First-stage top-``depth`` ``(docid, score)`` for every query of ``split``, cached as JSON.
+    ``retriever()`` builds the :class:`~viewrank.types.Retriever` (``host.retriever("bm25:...")``)
+    only when the cache cannot answer."""
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("depth") == depth and data.get("split") == split and data.get("scored"):
             return {q: [(d, float(sc)) for d, sc in h] for q, h in data["hits"].items()}
-    from viewrank.adapters.pyserini.lucene import bm25_search, build_index
-
-    index = Path(index_dir)
-    if not index.is_dir():
-        build_index(dataset_dir, index)
     queries = BeirDataset(dataset_dir).queries(split)
-    hits = {qid: [(d, float(sc)) for d, sc in docs] for qid, docs in bm25_search(index, queries, depth).items()}
+    hits = {qid: [(d, float(sc)) for d, sc in docs] for qid, docs in retriever().search(queries, depth).items()}
     if cache is not None:
         atomic_write_text(cache, json.dumps({"split": split, "depth": depth, "scored": True, "hits": hits}))
     return hits

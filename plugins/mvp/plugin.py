@@ -52,3 +52,19 @@ def viewrank_register_rerankers(registry):
                  description="sliding-window baseline (window 20, stride 10, back to front) on an MVP model")
     registry.add("cross-encoder", make_cross_encoder, arg_help="DIR",
                  description=f"pointwise cross-encoder baseline (default {DEFAULT_CE})")
+
+
+@hookimpl
+def viewrank_register_trainers(registry, context):
+    from viewrank.plugins.mvp.train_command import ListwiseTrainer
+
+    for kind in ("mvp", "cross-encoder"):
+        registry.add(kind, lambda arg, kind=kind: ListwiseTrainer(kind, context),
+                     description=f"train {kind} on teacher-ordered BM25 lists (listwise loss)")
+
+
+@hookimpl
+def viewrank_add_commands(subparsers, context):
+    from viewrank.plugins.mvp import adapt_command
+
+    adapt_command.register(subparsers, context)

@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -30,6 +30,9 @@ from viewrank.plugins.mvp.options import OPTIMIZERS, TrainOptions
 from viewrank.plugins.mvp.teacher import TEACHER_NAME, teacher_scores
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
+
+if TYPE_CHECKING:
+    from viewrank.manager import PluginHost
 
 STATE_NAME = "trainer_state.pt"
 BEST_NAME = "best"
@@ -49,9 +52,7 @@ def collate(model, items: Sequence[TrainList]) -> tuple[dict[str, torch.Tensor],
 
 
 
-def build_model(opts: TrainOptions):
-    from viewrank.manager import get_host
-
+def build_model(opts: TrainOptions, host: "PluginHost"):
     if opts.init_from:
         from viewrank.plugins.mvp.loading import load_mvp_model
 
@@ -60,7 +61,7 @@ def build_model(opts: TrainOptions):
         if model.config.variant != want:
             raise ViewrankError(f"--init-from {opts.init_from} holds a {model.config.variant!r} model, not {want!r}")
     else:
-        backbone = get_host().resolve_model_path(opts.backbone)
+        backbone = host.resolve_model_path(opts.backbone)
         if opts.kind == "mvp":
             from viewrank.plugins.mvp.encoder_model import EncoderMVP
 
@@ -167,8 +168,10 @@ def training_device(name: str) -> torch.device:
     return device
 
 
-def train(opts: TrainOptions) -> Path:
-    """Train, checkpointing every ``checkpoint_every`` steps into ``OUT/checkpoint``; returns OUT."""
+def train(opts: TrainOptions, host: "PluginHost") -> Path:
+    """Train, checkpointing every ``checkpoint_every`` steps into ``OUT/checkpoint``; returns OUT.
+
+    ``host`` resolves the backbone name, the first-stage retriever (``bm25``) and the teacher specs."""
     wall0 = time.monotonic()
     check_options(opts)
     infer_length = opts.infer_max_length or opts.max_length
@@ -178,17 +181,16 @@ def train(opts: TrainOptions) -> Path:
     ckpt = out / "checkpoint"
     out.mkdir(parents=True, exist_ok=True)
     index = opts.index or str(Path("indexes") / Path(opts.dataset).name)
-    hits = mine_bm25(opts.dataset, opts.split, index, max(opts.neg_depth, opts.val_depth, 50), cache=out / MINED_NAME)
+    hits = mine_bm25(opts.dataset, opts.split, lambda: host.retriever(f"bm25:{index}@corpus={opts.dataset}"),
+                     max(opts.neg_depth, opts.val_depth, 50), cache=out / MINED_NAME)
     ds = BeirDataset(opts.dataset)
     val_qids = [q for q in split_validation(opts.dataset, opts.split, opts.val_queries, opts.seed) if q in hits]
     exclude = frozenset(val_qids)
     teacher, teacher_s = None, 0.0
     if opts.teacher:
-        from viewrank.manager import get_host
-
         t = time.monotonic()
         pools = {q: hits[q][: opts.neg_depth] for q in ds.qrels(opts.split) if q in hits and q not in exclude}
-        teacher = teacher_scores(get_host(), opts.teacher, ds.all_queries, pools, ds.corpus, cache=out / TEACHER_NAME)
+        teacher = teacher_scores(host, opts.teacher, ds.all_queries, pools, ds.corpus, cache=out / TEACHER_NAME)
         teacher_s = time.monotonic() - t
     extra = triple_lists(opts.extra_triples, opts.extra_limit or None) if opts.extra_triples else []
 
@@ -202,7 +204,7 @@ def train(opts: TrainOptions) -> Path:
         if state["options"]["kind"] != opts.kind:
             raise ViewrankError(f"{ckpt} is a {state['options']['kind']} checkpoint, not {opts.kind}")
     else:
-        model = build_model(opts)
+        model = build_model(opts, host)
     model.config.max_length = opts.max_length
     model.to(device)
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude), opts.batch_size, random.Random(0)))

@@ -41,6 +41,10 @@ def test_get_host_is_cached_and_resettable(monkeypatch):
     reset_host()
 
 
+class PluginObject:
+    """A plugin namespace (pluggy needs plugins to be hashable, which SimpleNamespace is not)."""
+
+
 def _fake_entry_point(name, value, dist_name="broken-dist"):
     ep = md.EntryPoint(name=name, value=value, group="viewrank")
     dist = types.SimpleNamespace(name=dist_name, version="9.9")
@@ -57,7 +61,7 @@ def test_a_plugin_that_fails_to_import_names_its_distribution():
 
 
 def test_a_plugin_with_an_unknown_hook_is_rejected():
-    plugin = types.SimpleNamespace()
+    plugin = PluginObject()
 
     @hookimpl
     def viewrank_register_rerankerz(registry):
@@ -69,7 +73,7 @@ def test_a_plugin_with_an_unknown_hook_is_rejected():
 
 
 def test_a_plugin_that_fails_while_registering_is_named():
-    plugin = types.SimpleNamespace()
+    plugin = PluginObject()
 
     @hookimpl
     def viewrank_register_embedders(registry):

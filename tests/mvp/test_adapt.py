@@ -13,6 +13,7 @@ from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.adapt import adapt, pseudo_queries, write_pseudo_dataset
 from viewrank.plugins.mvp.options import TrainOptions
+from viewrank.manager import get_host
 
 
 def test_pseudo_queries_are_sentences_of_their_passages(tiny_dataset, tmp_path):
@@ -34,7 +35,7 @@ def test_adapt_fine_tunes_a_trained_model(tiny_bert_dir, tiny_dataset, tiny_inde
     start = EncoderMVP.from_backbone(tiny_bert_dir, m=2, max_length=32).save(tmp_path / "start")
     opts = TrainOptions(kind="mvp", init_from=str(start), out=str(tmp_path / "adapted"), index=str(tiny_index),
                         teacher=["none"], n=2, neg_depth=5, epochs=2, batch_size=2, time_budget_min=0, threads=1)
-    out = adapt(opts, tiny_dataset, queries=20)
+    out = adapt(opts, tiny_dataset, queries=20, host=get_host())
     report = json.loads((out / "training.json").read_text())
     assert report["steps"] > 0 and report["options"]["dataset"].endswith("pseudo-queries")
     before, after = load_file(str(start / "mvp_head.safetensors")), load_file(str(out / "mvp_head.safetensors"))
@@ -42,7 +43,7 @@ def test_adapt_fine_tunes_a_trained_model(tiny_bert_dir, tiny_dataset, tiny_inde
     cfg = json.loads((out / "viewrank_mvp.json").read_text())
     assert cfg["max_length"] == 32 and cfg["m"] == 2  # the model's own settings, not the defaults
     with pytest.raises(ViewrankError, match="no training list could be built"):
-        adapt(TrainOptions(**{**opts.__dict__, "n": 5, "out": str(tmp_path / "none")}), tiny_dataset, queries=20)
+        adapt(TrainOptions(**{**opts.__dict__, "n": 5, "out": str(tmp_path / "none")}), tiny_dataset, queries=20, host=get_host())
 
 
 def test_adapt_cli_names_bad_input(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.manager import get_host
 from viewrank.plugins.mvp.data import beir_lists, split_validation
 from viewrank.plugins.mvp.options import TrainOptions
 from viewrank.plugins.mvp.trainer import _optimizer, check_options, plan_steps, train
@@ -73,7 +74,7 @@ def test_bad_recipe_options_are_named():
 
 
 def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir, tiny_dataset, tmp_path):
-    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "v", val_queries=1, val_depth=6, evals=2, epochs=3))
+    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "v", val_queries=1, val_depth=6, evals=2, epochs=3), get_host())
     report = json.loads((out / "training.json").read_text())
     steps = [h["step"] for h in report["validation"]]
     assert steps[0] == 0 and len(steps) == 3 and steps[-1] == report["steps"]
@@ -85,16 +86,15 @@ def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir,
 
 
 def test_teacher_spec_trains_and_is_cached(tiny_bert_dir, tiny_dataset, tmp_path):
-    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t", teacher=["none"], max_steps=1))
+    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t", teacher=["none"], max_steps=1), get_host())
     cached = json.loads((out / "teacher_scores.json").read_text())
     assert cached["key"]["specs"] == ["none"] and cached["scores"]
     with pytest.raises(ViewrankError, match="--teacher nosuch"):
-        train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t2", teacher=["nosuch"], max_steps=1))
+        train(options(tiny_bert_dir, tiny_dataset, tmp_path / "t2", teacher=["nosuch"], max_steps=1), get_host())
 
 
 def test_teacher_scores_are_read_back_from_the_cache(tiny_dataset, tmp_path):
     from viewrank.datasets import BeirDataset
-    from viewrank.manager import get_host
     from viewrank.plugins.mvp.teacher import teacher_scores
 
     ds = BeirDataset(tiny_dataset)

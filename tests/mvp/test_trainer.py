@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.data import MINED_NAME
 from viewrank.plugins.mvp.options import TrainOptions
+from viewrank.manager import get_host
 from viewrank.plugins.mvp.trainer import STATE_NAME, train, training_device
 
 DOCS = ["d1", "d2", "d3", "d4", "d5", "d6"]
@@ -41,31 +42,31 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
 
 
 def test_training_is_seeded_and_resume_continues_exactly(tiny_bert_dir, tiny_dataset, tmp_path):
-    full = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "full"))
+    full = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "full"), get_host())
     report = json.loads((full / "training.json").read_text())
     assert report["steps"] == report["planned_steps"] == 4 and not report["stopped_early"]
     assert (full / "checkpoint" / STATE_NAME).is_file()
 
-    again = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "again"))
+    again = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "again"), get_host())
     assert_same(weights(full), weights(again))  # same seed, same data: same weights
 
     # stop after 3 steps (a crash or a time budget), then --resume: the same weights as one run
-    part = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "part", max_steps=3))
+    part = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "part", max_steps=3), get_host())
     assert json.loads((part / "training.json").read_text())["steps"] == 3
     assert torch.load(part / "checkpoint" / STATE_NAME, weights_only=False)["step"] == 3
-    resumed = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "part", resume=True))
+    resumed = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "part", resume=True), get_host())
     assert json.loads((resumed / "training.json").read_text())["steps"] == 4
     assert_same(weights(full), weights(resumed))
 
     trained = weights(full)
-    fresh = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "zero", max_steps=1, lr=0.0, head_lr=0.0))
+    fresh = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "zero", max_steps=1, lr=0.0, head_lr=0.0), get_host())
     assert any(not torch.equal(trained[k], v) for k, v in weights(fresh).items())  # training moved the weights
 
 
 def test_resume_refuses_a_checkpoint_of_the_other_kind(tiny_bert_dir, tiny_dataset, tmp_path):
-    train(options(tiny_bert_dir, tiny_dataset, tmp_path / "m", max_steps=1))
+    train(options(tiny_bert_dir, tiny_dataset, tmp_path / "m", max_steps=1), get_host())
     with pytest.raises(ViewrankError, match="is a mvp checkpoint, not cross-encoder"):
-        train(options(tiny_bert_dir, tiny_dataset, tmp_path / "m", kind="cross-encoder", resume=True))
+        train(options(tiny_bert_dir, tiny_dataset, tmp_path / "m", kind="cross-encoder", resume=True), get_host())
 
 
 def test_bad_devices_are_named_before_any_work():
@@ -82,7 +83,7 @@ def test_bad_devices_are_named_before_any_work():
 def test_a_model_trained_on_cuda_loads_and_scores_the_same_on_cpu(tiny_bert_dir, tiny_dataset, tmp_path):
     from viewrank.plugins.mvp.loading import load_mvp_model
 
-    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "cuda", device="cuda"))
+    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "cuda", device="cuda"), get_host())
     report = json.loads((out / "training.json").read_text())
     assert report["steps"] == 4 and report["device"] != "cpu"
     cpu = load_mvp_model(out)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 
-from viewrank.manager import get_host
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plugins", help="list plugins and the rerankers, embedders and exporters they register")
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
+    p = sub.add_parser("plugins", help="list plugins and what each registers (rerankers, embedders, trainers, codecs, ...)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
-    host = get_host()
+def run(args: argparse.Namespace, context: Context) -> int:
+    host = context.host
     if args.json:
         data = [
             {"name": p.name, "distribution": p.distribution, "version": p.version, "module": p.module, "registered": p.registered}
@@ -27,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{p.name}  ({p.distribution} {p.version}, {p.module})")
         for kind, names in sorted(p.registered.items()):
             for name in names:
+                if kind == "command":
+                    print(f"    {kind:<13} {name}")
+                    continue
                 entry = host.registry.get(kind, name)
-                print(f"    {kind:<9} {entry.usage:<28} {entry.description}")
+                print(f"    {kind:<13} {entry.usage:<28} {entry.description}")
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("encode", help="embed a corpus with a registered embedder into a faiss index (Pyserini layout)")
     p.add_argument("--embedder", default="dense", help="registered embedder NAME[:ARG] (default: dense = MiniLM)")
     p.add_argument("--dataset", required=True, help="BEIR-layout folder (corpus.jsonl)")
@@ -22,10 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rescore", choices=("int8", "float", "none"), default="float",
                    help="binary: vectors kept beside the index to rescore Hamming candidates (default float)")
     p.add_argument("--force", action="store_true", help="overwrite an existing index")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     from viewrank.adapters.pyserini.dense import META_NAME, build_index
 
     kind = "int8" if args.int8 else "binary" if args.binary else "float"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 
 from viewrank.errors import ViewrankError
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("serve", help="HTTP inference service (/embed, /rerank) for ml-commons remote connectors")
     p.add_argument("--embedder", default=None, metavar="NAME[:ARG]", help="registered embedder, e.g. dense")
     p.add_argument("--reranker", default=None, metavar="NAME[:ARG]", help="registered reranker, e.g. mvp:DIR")
@@ -24,10 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="requests held at once; more answer 503 with Retry-After (default 64)")
     p.add_argument("--request-timeout", type=float, default=120.0,
                    help="seconds a model call may take before the request answers 504 (default 120)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     if not args.embedder and not args.reranker:
         raise ViewrankError("nothing to serve: give --embedder and/or --reranker")
     for flag, value in (("--max-queue", args.max_queue), ("--max-texts", args.max_texts), ("--max-chars", args.max_chars),
@@ -38,9 +40,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from viewrank.adapters.serve.app import create_app
-    from viewrank.manager import get_host
 
-    host = get_host()
+    host = context.host
     embedder = host.embedder(args.embedder) if args.embedder else None
     reranker = host.reranker(args.reranker) if args.reranker else None
     app = create_app(embedder, reranker, token=args.token, max_texts=args.max_texts, max_chars=args.max_chars,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from dataclasses import asdict
 
 from viewrank.errors import ViewrankError
 from viewrank.exporters import DEFAULT_PARITY_QUERIES
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("opensearch", help="a local OpenSearch node with ml-commons, k-NN and neural search")
     ops = p.add_subparsers(dest="op", metavar="OP", required=True)
     up = ops.add_parser("up", help="assemble (first time, from Maven Central) and start a node on 127.0.0.1")
@@ -62,14 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--dataset", required=True)
     ev.add_argument("--split", default="test")
     st.add_argument("--url", default=None, help="node URL (default: the node `up` started)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
 def _table(metrics: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     from viewrank.adapters.opensearch import node, workflow
 
     if args.op == "up":

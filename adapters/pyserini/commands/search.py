@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from viewrank.errors import ViewrankError
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("search", help="dense / binary / hybrid (BM25 + dense) search over a `viewrank encode` index")
     p.add_argument("--index", required=True, help="faiss index folder (viewrank encode)")
     p.add_argument("--dataset", required=True, help="BEIR-layout folder (queries.jsonl, qrels/)")
@@ -25,10 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N queries")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-eval", action="store_true", help="skip trec_eval even when qrels exist")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     from viewrank.adapters.pyserini.dense_search import search
     from viewrank.adapters.pyserini.evaluate import evaluate_run
     from viewrank.datasets import BeirDataset

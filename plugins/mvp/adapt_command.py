@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+from viewrank.context import Context
+from viewrank.errors import ViewrankError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
+    from viewrank.cli.flags import add_deprecated_alias
     from viewrank.plugins.mvp.options import TrainOptions
 
     d = TrainOptions()
@@ -16,12 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("kind", choices=["mvp", "cross-encoder"])
     p.add_argument("--corpus", required=True, help="BEIR-layout folder holding corpus.jsonl")
     p.add_argument("--model", required=True, help="the trained model folder to start from")
-    p.add_argument("--out", required=True, help="where the adapted model goes")
+    p.add_argument("--output", dest="out", help="where the adapted model goes (required)")
+    add_deprecated_alias(p, "--out", "--output", dest="out")
     p.add_argument("--index", default="", help="Lucene index of the corpus (default indexes/<corpus name>; built if absent)")
     p.add_argument("--teacher", action="append", default=[], metavar="SPEC",
                    help="orders each pseudo-query's list (repeat for an ensemble; default fuse:0.4:bi-encoder)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make (default %(default)s)")
-    p.add_argument("--n", type=int, default=d.n, help="candidates per list (default %(default)s)")
+    p.add_argument("--list-size", dest="n", type=int, default=d.n, help="candidates per list (default %(default)s)")
+    add_deprecated_alias(p, "--n", "--list-size", dest="n", type=int)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=3e-5, help="backbone learning rate (default %(default)s)")
     p.add_argument("--head-lr", type=float, default=1e-4)
@@ -29,10 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device)
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
+    if not args.out:
+        raise ViewrankError("--output is required: the folder the adapted model goes to")
     from viewrank.plugins.mvp.adapt import adapt
     from viewrank.plugins.mvp.options import TrainOptions
 
@@ -41,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
                         head_lr=args.head_lr, time_budget_min=args.time_budget_min, seed=args.seed,
                         threads=args.threads, device=args.device)
     t0 = time.monotonic()
-    out = adapt(opts, args.corpus, args.queries)
+    out = adapt(opts, args.corpus, args.queries, context.host)
     print(f"saved the adapted {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")
     return 0

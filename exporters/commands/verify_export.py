@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 
 from viewrank.exporters import DEFAULT_PARITY_QUERIES
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("verify-export", help="re-check an exported ONNX dir here: file hashes and the parity gate")
     p.add_argument("dir", help="a directory written by `viewrank export onnx`")
     p.add_argument("--model", default=None, help="PyTorch model spec to compare with (default: the export's source)")
@@ -17,10 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
                    help=f"queries in the gate's sample (default {DEFAULT_PARITY_QUERIES})")
     p.add_argument("--json", default=None, help="also write the report to this file")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     import torch
 
     from viewrank.exporters.verify import verify_export

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from viewrank.exporters import DEFAULT_CALIBRATION_QUERIES, DEFAULT_FP32_BUDGET, DEFAULT_PARITY_QUERIES
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("export", help="export a registered model (onnx: graph, int8/fp16, ml-commons zip, Triton)")
     p.add_argument("format", help="a registered exporter, e.g. onnx (see `viewrank plugins`)")
     p.add_argument("model", help="a registered model spec: dense, dense:DIR, cross-encoder:DIR, mvp:DIR")
@@ -44,16 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
                    help=f"queries in the gate's sample (default {DEFAULT_PARITY_QUERIES})")
     p.add_argument("--name", default=None, help="model name in the bundles (default: the --out folder's name)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     import torch
 
-    from viewrank.manager import get_host
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    exporter = get_host().exporter(args.format)
+    exporter = context.host.exporter(args.format)
     options = dict(fp16=args.fp16, int8=args.int8, int8_weights=args.int8_weights, int8_keep_fp32=args.int8_keep_fp32,
                    int8_fp32_budget=args.int8_fp32_budget, int8_calibration_queries=args.int8_calibration_queries,
                    int8_smooth=args.int8_smooth,

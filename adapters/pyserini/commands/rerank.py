@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import time
 from pathlib import Path
 
 from viewrank.errors import ViewrankError
+from viewrank.context import Context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("rerank", help="BM25 (Pyserini) -> rerank -> TREC run -> trec_eval table")
     p.add_argument("--index", required=True, help="Lucene index folder (viewrank index)")
     p.add_argument("--dataset", required=True, help="BEIR-layout folder the index was built from")
@@ -28,19 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N queries (smoke runs)")
     p.add_argument("--threads", type=int, default=2, help="BM25 search threads")
     p.add_argument("--no-eval", action="store_true", help="skip trec_eval even when qrels exist")
-    p.set_defaults(func=run)
+    p.set_defaults(func=functools.partial(run, context=context))
 
 
 def run_file_name(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_") + ".trec"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: Context) -> int:
     from viewrank.adapters.pyserini.evaluate import evaluate_run
     from viewrank.adapters.pyserini.lucene import Bm25, check_index
     from viewrank.adapters.pyserini.rerank import rerank_run
     from viewrank.datasets import BeirDataset
-    from viewrank.manager import get_host
     from viewrank.runs import atomic_write_text
 
     specs = args.reranker or ["none"]
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         queries = queries[: args.limit]
     if not queries:
         raise ViewrankError(f"split {args.split!r} of {args.dataset} has no queries")
-    host = get_host()
+    host = context.host
     with host.shared_rerankers():  # fuse:W:SPEC reuses the SPEC run's model and caches
         rerankers = {spec: host.reranker(spec) for spec in specs}  # fail on a bad name before any work
 

@@ -1,0 +1,42 @@
+"""The Pyserini adapter's plugin: the ``bm25`` retriever and the ``index``, ``rerank``, ``encode``
+and ``search`` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from viewrank import hookimpl
+from viewrank.errors import ViewrankError
+
+
+def make_bm25(arg: str | None):
+    """``bm25:INDEX[@corpus=DIR]``: BM25 over a Lucene index; with ``corpus``, the index is built
+    from that BEIR folder first when it does not exist yet."""
+    from viewrank.adapters.pyserini.lucene import Bm25, build_index
+
+    index, _, options = (arg or "").partition("@")
+    if not index:
+        raise ViewrankError("bm25 needs an index folder: bm25:INDEX[@corpus=DIR]")
+    corpus = None
+    for item in filter(None, options.split(",")):
+        key, sep, value = item.partition("=")
+        if key != "corpus" or not sep:
+            raise ViewrankError(f"bm25:{arg}: unknown option {item!r}; the only option is corpus=DIR")
+        corpus = value
+    if corpus is not None and not Path(index).is_dir():
+        build_index(corpus, index)
+    return Bm25(index)
+
+
+@hookimpl
+def viewrank_register_retrievers(registry):
+    registry.add("bm25", make_bm25, arg_help="INDEX[@corpus=DIR]",
+                 description="Pyserini BM25 (k1 0.9, b 0.4); with corpus=DIR the index is built when absent")
+
+
+@hookimpl
+def viewrank_add_commands(subparsers, context):
+    from viewrank.adapters.pyserini.commands import encode, index, rerank, search
+
+    for command in (index, rerank, encode, search):
+        command.register(subparsers, context)

@@ -1,0 +1,108 @@
+"""The ``mvp`` and ``cross-encoder`` trainers: ``viewrank train mvp|cross-encoder``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import fields
+from viewrank.context import Context
+
+DEFAULTS = {"mvp": "models/mvp-minilm", "cross-encoder": "models/cross-encoder-minilm"}
+
+
+class ListwiseTrainer:
+    """Trains MVP (encoder variant) or the cross-encoder baseline on teacher-ordered BM25 lists."""
+
+    def __init__(self, kind: str, context: Context) -> None:
+        self.kind, self.context = kind, context
+        self.description = ("MVP multi-view listwise reranker (encoder variant)" if kind == "mvp"
+                            else "pointwise cross-encoder baseline, same lists and loss as MVP")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        add_arguments(p, self.context)
+
+    def run(self, args: argparse.Namespace) -> int:
+        return run(args, self.kind, self.context)
+
+
+def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
+    from viewrank.cli.flags import add_deprecated_alias
+    from viewrank.plugins.mvp.options import TrainOptions
+
+    d = TrainOptions(dataset=str(context.settings.dataset("scifact")))
+    p.description = ("Lists = 1 relevant doc + N-1 BM25 hard negatives, ordered by a teacher (--teacher); "
+                     "listwise loss; steps planned to fit --time-budget-min.")
+    p.add_argument("--backbone", default=d.backbone, help="HF encoder dir or packaged name (default %(default)s)")
+    p.add_argument("--dataset", default=d.dataset, help="BEIR dataset folder (default %(default)s)")
+    p.add_argument("--split", default=d.split)
+    p.add_argument("--index", default="", help="Lucene index for mining (default indexes/<dataset name>; built if absent)")
+    p.add_argument("--extra-triples", default="", help="query<TAB>pos<TAB>neg file added as 2-candidate lists")
+    p.add_argument("--extra-limit", type=int, default=0, help="use only the first K triples (0 = all)")
+    p.add_argument("--output", dest="out", default=None,
+                   help="output dir (default models/mvp-minilm or models/cross-encoder-minilm)")
+    add_deprecated_alias(p, "--out", "--output", dest="out")
+    p.add_argument("--init-from", default="", help="a trained model folder to continue training from")
+    p.add_argument("--views", dest="m", type=int, default=d.m, help="view tokens m (default %(default)s)")
+    add_deprecated_alias(p, "--m", "--views", dest="m", type=int)
+    p.add_argument("--anchor", choices=["list", "query"], default=d.anchor,
+                   help="list: anchors computed from each view's list (the paper); query: a learned query per view")
+    p.add_argument("--teacher", action="append", default=None, metavar="SPEC",
+                   help="reranker spec whose scores order each list's negatives (repeat for an ensemble; "
+                        f"none = BM25's order); the relevant document stays first (default {' '.join(d.teacher)})")
+    p.add_argument("--max-length", type=int, default=d.max_length, help="tokens per candidate while training")
+    p.add_argument("--infer-max-length", type=int, default=d.infer_max_length,
+                   help="tokens per candidate at inference and validation, saved in the model (0 = --max-length, "
+                        "the default: a model run at another length than it was trained at loses quality)")
+    p.add_argument("--list-size", dest="n", type=int, default=d.n, help="candidates per training list (default %(default)s)")
+    add_deprecated_alias(p, "--n", "--list-size", dest="n", type=int)
+    p.add_argument("--neg-depth", type=int, default=d.neg_depth, help="draw negatives from BM25 top-K")
+    p.add_argument("--epochs", type=int, default=d.epochs,
+                   help="upper bound on epochs; the steps are planned to fit --time-budget-min (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="lists per step")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--head-lr", type=float, default=d.head_lr)
+    p.add_argument("--optimizer", choices=["adamw", "adafactor"], default=d.optimizer)
+    p.add_argument("--warmup", type=int, default=d.warmup, help="warm-up steps (0 = --warmup-ratio of the planned steps)")
+    p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help="on weight matrices only, never norms, biases or embeddings (default %(default)s)")
+    p.add_argument("--temperature", type=float, default=d.temperature)
+    p.add_argument("--target-temperature", type=float, default=d.target_temperature,
+                   help="temperature of the soft targets softmax((1/rank)/T'); 0 = --temperature (the paper)")
+    p.add_argument("--orth-weight", type=float, default=d.orth_weight)
+    p.add_argument("--double-softmax", action="store_true", help="the authors' loss (softmax applied twice)")
+    p.add_argument("--val-queries", type=int, default=d.val_queries,
+                   help="judged queries of --split held out; the checkpoint with their best nDCG@10 is kept (0 = last)")
+    p.add_argument("--val-depth", type=int, default=d.val_depth, help="validation reranks BM25 top K")
+    p.add_argument("--evals", type=int, default=d.evals, help="validations over the planned steps")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--time-budget-min", type=float, default=d.time_budget_min,
+                   help="the step plan (measured step time) fits training and validation into this many "
+                        "minutes, teacher scoring included; a hard stop too (0 = no limit)")
+    p.add_argument("--max-steps", type=int, default=0,
+                   help="stop after this many steps; the LR schedule still spans --epochs (0 = no limit)")
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device,
+                   help="torch device to train on, e.g. cuda (default %(default)s); the saved model loads anywhere")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+
+
+def run(args: argparse.Namespace, kind: str, context: Context) -> int:
+    from viewrank.plugins.mvp.options import TrainOptions
+    from viewrank.plugins.mvp.trainer import train
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
+    values["kind"] = kind
+    values["out"] = args.out or DEFAULTS[kind]
+    if args.teacher is None:
+        values.pop("teacher")
+    t0 = time.monotonic()
+    out = train(TrainOptions(**values), context.host)
+    report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    val = {h["step"]: h["val_nDCG@10"] for h in report["validation"]}
+    print(f"saved {kind} model to {out} ({time.monotonic() - t0:.0f} s): {report['steps']} steps of "
+          f"{report['planned_steps']} planned ({report['step_seconds']} s a step), "
+          + (f"step {report['chosen_step']} kept (held-out nDCG@10 {val[report['chosen_step']]:.4f})" if val else "last step kept"))
+    return 0
