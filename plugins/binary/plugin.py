@@ -24,3 +24,13 @@ def viewrank_register_embedders(registry, context):
                  description="int8 vectors with per-dimension calibration ranges stored in DIR")
     registry.add("binary", _make("binary", context), arg_help="DIR",
                  description="packed binary codes (median / ITQ / trained thresholds stored in DIR)")
+
+
+@hookimpl
+def viewrank_register_trainers(registry, context):
+    from viewrank.plugins.binary import train_command as tc
+    from viewrank.trainers import FunctionTrainer
+
+    registry.add("binary", lambda arg: FunctionTrainer(tc.DESCRIPTION, lambda p: tc.add_arguments(p, context),
+                                                       lambda a: tc.run(a, context)),
+                 description=tc.DESCRIPTION)

@@ -15,3 +15,13 @@ def _factory(arg: str | None, context):
 def viewrank_register_embedders(registry, context):
     registry.add("matryoshka", lambda arg: _factory(arg, context), arg_help="DIR[@layer=L,dim=D]",
                  description="2D-Matryoshka embedder: exit after L layers, keep the first D dims (2DMSE-trained or any encoder)")
+
+
+@hookimpl
+def viewrank_register_trainers(registry, context):
+    from viewrank.plugins.matryoshka import train_command as tc
+    from viewrank.trainers import FunctionTrainer
+
+    registry.add("matryoshka", lambda arg: FunctionTrainer(tc.DESCRIPTION, lambda p: tc.add_arguments(p, context),
+                                                           lambda a: tc.run(a, context)),
+                 description=tc.DESCRIPTION)

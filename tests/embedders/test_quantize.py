@@ -95,10 +95,11 @@ def test_ste_training_improves_label_agreement(corpus):
 
 def test_calibrated_model_folder_serves_int8_and_binary_specs(tiny_bert, emb_dataset, tmp_path):
     from viewrank.manager import get_host
-    from viewrank.plugins.binary.__main__ import main
+    from viewrank.cli import main
 
     out = tmp_path / "calibrated"
-    assert main(["--embedder", f"dense:{tiny_bert}", "--dataset", str(emb_dataset), "--out", str(out), "--sample", "8"]) == 0
+    assert main(["train", "binary", "--embedder", f"dense:{tiny_bert}", "--dataset", str(emb_dataset),
+                 "--output", str(out), "--sample", "8"]) == 0
     host = get_host()
     float_vecs = host.embedder(f"dense:{out}").embed(["one query"], "query")
     int8 = host.embedder(f"int8:{out}")

@@ -1,4 +1,4 @@
-"""``python -m viewrank.plugins.binary --embedder dense --dataset DIR --out MODEL_DIR``.
+"""``viewrank train binary --dataset DIR --output MODEL_DIR``: calibrate int8 ranges and binary codes.
 
 Saves the float model and its int8 ranges + binary thresholds (calibrated on a corpus sample)
 into one folder, usable as ``dense:OUT``, ``int8:OUT`` and ``binary:OUT``.
@@ -8,27 +8,32 @@ from __future__ import annotations
 
 import argparse
 
+from viewrank.context import Context
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+DESCRIPTION = "calibrate int8 ranges and binary thresholds (ITQ, median, zero or trained) for a float embedder"
+
+
+def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
+    from viewrank.cli.flags import add_deprecated_alias
+
     ap.add_argument("--embedder", default="dense", help="a float DenseEmbedder spec (dense[:DIR][@...])")
     ap.add_argument("--dataset", required=True, help="BEIR folder whose corpus calibrates the quantisers")
-    ap.add_argument("--out", required=True, help="output model folder")
+    ap.add_argument("--output", dest="out", required=True, help="output model folder")
+    add_deprecated_alias(ap, "--out", "--output", dest="out")
     ap.add_argument("--sample", type=int, default=1000, help="corpus documents used for calibration")
     ap.add_argument("--thresholds", choices=("itq", "median", "zero", "ste"), default="itq")
-    args = ap.parse_args(argv)
 
+
+def run(args: argparse.Namespace, context: Context) -> int:
     import numpy as np
-    import torch
 
-    torch.set_num_threads(2)
     from viewrank.datasets import BeirDataset
-    from viewrank.manager import get_host
     from viewrank.plugins.binary.codes import BinaryQuantizer
     from viewrank.plugins.binary.int8 import Int8Quantizer
     from viewrank.plugins.binary.ste import train_ste_codes
 
-    emb = get_host().embedder(args.embedder)
+    context.settings.apply_threads()
+    emb = context.host.embedder(args.embedder)
     docs = list(BeirDataset(args.dataset).iter_corpus())
     pick = np.random.default_rng(0).permutation(len(docs))[: args.sample]
     vecs = emb.embed([docs[i].contents for i in pick], role="passage", progress=True)
@@ -41,7 +46,3 @@ def main(argv: list[str] | None = None) -> int:
     quant.save(out)
     print(f"saved {out} with int8 ranges and {quant.method} binary thresholds from {len(vecs)} documents")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
