@@ -16,7 +16,7 @@ DEPTH ?= 100
 RERANK_DEPTH ?= 100
 STAMP := $(VENV)/.viewrank-installed
 
-.PHONY: install main test test-fast train-mvp
+.PHONY: install main test test-fast train-mvp lint-imports
 
 $(STAMP): pyproject.toml setup.py
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ main: install
 
 train-mvp: install
 	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
-	$(BIN)/viewrank train mvp --dataset $(SCIFACT) --split train --index $(INDEX) --out $(MVP_MODEL)
+	$(BIN)/viewrank train mvp --dataset $(SCIFACT) --split train --index $(INDEX) --output $(MVP_MODEL)
 
 test: install
 	$(BIN)/python -m pytest
@@ -43,3 +43,7 @@ test: install
 # The edit loop: everything but the slow and OpenSearch tests.
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not opensearch"
+
+# The layering contracts of pyproject.toml (also run by make test: tests/core/test_layering.py).
+lint-imports: install
+	$(BIN)/python tools/lint_imports.py
