@@ -213,12 +213,12 @@ class PluginHost:
     def _callers_per_plugin(self, hook: str) -> Iterator[tuple[str, Any]]:
         """(plugin name, a pluggy caller of ``hook`` holding only that plugin's implementations)."""
         impls = getattr(self.pm.hook, hook).get_hookimpls()
-        plugins = {impl.plugin_name: impl.plugin for impl in impls}
-        for impl in impls:
-            if impl.hookwrapper or impl.wrapper:
-                continue
-            others = [p for n, p in plugins.items() if n != impl.plugin_name]
-            yield impl.plugin_name, self.pm.subset_hook_caller(hook, remove_plugins=others)
+        # Plugins with a plain implementation; hook wrappers stay in every subset, so they wrap
+        # each plugin's call.
+        plain = {impl.plugin_name: impl.plugin for impl in impls if not (impl.hookwrapper or impl.wrapper)}
+        for name in plain:
+            others = [p for n, p in plain.items() if n != name]
+            yield name, self.pm.subset_hook_caller(hook, remove_plugins=others)
 
     def resolve_model_path(self, name: str) -> Path:
         """A directory as given, or what a plugin maps the name to; never a download."""

@@ -7,6 +7,7 @@ import pytest
 
 from viewrank import hookimpl
 from viewrank.errors import PluginLoadError, UnknownNameError
+from tests.conftest import run_cli
 from viewrank.manager import PluginHost, get_host, reset_host
 
 BUILTINS = {"dense", "first-stage", "packaged-models"}
@@ -91,3 +92,49 @@ def test_resolve_model_path_hook_finds_the_packaged_minilm(tmp_path):
     assert host.resolve_model_path(str(tmp_path)) == tmp_path  # a directory is used as it is
     with pytest.raises(Exception, match="never downloads"):
         host.resolve_model_path("org/some-model-we-do-not-have")
+
+
+def test_hooks_go_through_pluggy_so_wrappers_see_every_plugins_call():
+    seen = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def viewrank_register_rerankers(self, registry, context):
+            seen.append(registry.plugin)
+            result = yield
+            return result
+
+    host = PluginHost(extra_plugins={"wrapper": Wrapper()})
+    assert {"first-stage", "dense", "mvp"} <= set(seen)
+    assert "wrapper" not in seen  # a wrapper is not a registering plugin
+    assert host.registry.get("reranker", "bi-encoder").plugin == "dense"
+
+
+def test_plugin_tracing_prints_hook_calls():
+    proc = run_cli("plugins", env={"VIEWRANK_TRACE_PLUGINS": "1"}, check=True)
+    assert "viewrank_register_rerankers" in proc.stderr and "viewrank_add_commands" in proc.stderr
+
+
+def test_hooks_receive_the_calling_host_and_its_settings(tmp_path):
+    from viewrank.settings import Settings
+
+    class Probe:
+        @hookimpl
+        def viewrank_register_rerankers(self, registry, context):
+            registry.add("probe", lambda arg: (context.host, context.settings.dataset(arg or "x")))
+
+    host = PluginHost(extra_plugins={"probe": Probe()}, settings=Settings.resolve(data=tmp_path))
+    owner, path = host.reranker("probe:scifact")
+    assert owner is host and path == tmp_path / "scifact"
+    # fuse:W:SPEC resolves SPEC in the same host (not the process-wide one)
+    assert host.reranker("fuse:0.5:probe").inner[0] is host
+
+
+def test_a_disabled_plugins_names_are_gone_and_the_error_says_so(monkeypatch):
+    monkeypatch.setenv("VIEWRANK_DISABLE_PLUGINS", "binary")
+    host = PluginHost()
+    assert "binary" not in host.registry.names("embedder") and "binary" not in host.registry.names("trainer")
+    with pytest.raises(UnknownNameError, match="disabled by VIEWRANK_DISABLE_PLUGINS: binary"):
+        host.embedder("binary:x")
+    proc = run_cli("train", "binary", "--help", env={"VIEWRANK_DISABLE_PLUGINS": "binary"})
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr

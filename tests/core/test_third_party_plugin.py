@@ -2,12 +2,16 @@
 
 The plugin is the documented example in docs/examples/viewrank-sample-plugin, so the docs'
 example is tested code. It implements every hook: viewrank_register_rerankers,
-viewrank_register_embedders, viewrank_register_exporters and viewrank_resolve_model_path.
+viewrank_register_embedders, viewrank_register_exporters, viewrank_register_trainers,
+viewrank_add_commands, viewrank_register_export_configs, viewrank_register_index_codecs,
+viewrank_register_retrievers and viewrank_resolve_model_path; the tests use each from the
+installed wheel.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -27,7 +31,9 @@ def pip(*args: str) -> None:
 @pytest.fixture(scope="module")
 def sample_plugin(tmp_path_factory):
     wheels = tmp_path_factory.mktemp("wheels")
-    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(EXAMPLE))
+    source = tmp_path_factory.mktemp("src") / EXAMPLE.name  # a clean copy: no stale build/ folder
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source))
     wheel = next(wheels.glob("viewrank_sample_plugin-*.whl"))
     pip("install", "--no-deps", "--no-index", "--force-reinstall", str(wheel))
     yield wheel
@@ -39,7 +45,8 @@ def test_discovered_through_its_entry_point(sample_plugin):
     plugins = {p["name"]: p for p in json.loads(proc.stdout)}
     sample = plugins["sample"]
     assert sample["distribution"] == "viewrank-sample-plugin"
-    assert sample["registered"] == {"reranker": ["shortest-first"], "embedder": ["length"], "exporter": ["json"]}
+    assert sample["registered"] == {"reranker": ["shortest-first"], "embedder": ["length"], "exporter": ["json"],
+                                    "trainer": ["shortest-first"], "command": ["corpus-stats"]}
     table = run_cli("plugins", check=True).stdout
     assert "sample  (viewrank-sample-plugin 0.1.0" in table and "shortest-first:CAP" in table
 
@@ -75,3 +82,19 @@ def test_the_plugin_reranks_from_the_cli(sample_plugin, tiny_dataset, tiny_index
 def test_disabling_the_third_party_plugin(sample_plugin):
     proc = run_cli("plugins", "--json", env={"VIEWRANK_DISABLE_PLUGINS": "sample"}, check=True)
     assert "sample" not in {p["name"] for p in json.loads(proc.stdout)}
+
+
+def test_the_plugins_command_and_trainer_run_from_the_cli(sample_plugin, tiny_dataset, tmp_path):
+    # viewrank_add_commands: a new top-level command, with the host's settings (--data) as default
+    stats = run_cli("--data", str(tiny_dataset.parent), "corpus-stats", "--dataset", str(tiny_dataset), check=True)
+    assert json.loads(stats.stdout)["documents"] == sum(1 for _ in open(tiny_dataset / "corpus.jsonl"))
+    # viewrank_register_trainers: viewrank train KIND, then the reranker reads what it wrote
+    out = tmp_path / "cap"
+    run_cli("train", "shortest-first", "--dataset", str(tiny_dataset), "--output", str(out), check=True)
+    cap = json.loads((out / "cap.json").read_text())["cap"]
+    assert cap > 0
+    host = PluginHost()
+    assert host.reranker(f"shortest-first:{out}").cap == cap
+    # disabling the plugin removes its command and its trainer
+    gone = run_cli("corpus-stats", env={"VIEWRANK_DISABLE_PLUGINS": "sample"})
+    assert gone.returncode == 2 and "invalid choice: 'corpus-stats'" in gone.stderr

@@ -1,4 +1,9 @@
-"""A complete third-party viewrank plugin: one reranker, one embedder, one exporter."""
+"""A complete third-party viewrank plugin: it implements every hook viewrank defines.
+
+A reranker, an embedder, an exporter, a command (``viewrank corpus-stats``), a trainer
+(``viewrank train shortest-first``), an export configuration, an index codec, a first-stage
+retriever and a model-path resolver, each through the same hooks the built-ins use.
+"""
 
 from __future__ import annotations
 
@@ -43,10 +48,60 @@ class JsonExporter:
         return out
 
 
+def make_shortest_first(arg):
+    """``shortest-first:CAP`` or ``shortest-first:DIR`` (a folder ``viewrank train shortest-first`` wrote)."""
+    if arg and Path(arg).is_dir():
+        return ShortestFirst(json.loads((Path(arg) / "cap.json").read_text())["cap"])
+    return ShortestFirst(int(arg) if arg else None)
+
+
+class CapTrainer:
+    """``viewrank train shortest-first``: 'learns' the cap as the median passage length of a corpus."""
+
+    description = "fit shortest-first's cap to a corpus (sample plugin)"
+
+    def __init__(self, context):
+        self.context = context
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", default=str(self.context.settings.dataset("scifact")))
+        parser.add_argument("--output", required=True)
+
+    def run(self, args):
+        from viewrank.datasets import BeirDataset
+
+        lengths = sorted(len(d.contents.split()) for d in BeirDataset(args.dataset).iter_corpus())
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "cap.json").write_text(json.dumps({"cap": lengths[len(lengths) // 2]}))
+        print(f"cap {lengths[len(lengths) // 2]} written to {out}")
+        return 0
+
+
+def corpus_stats(args, context):
+    from viewrank.datasets import BeirDataset
+
+    docs = list(BeirDataset(args.dataset or context.settings.dataset("scifact")).iter_corpus())
+    print(json.dumps({"documents": len(docs), "words": sum(len(d.contents.split()) for d in docs)}))
+    return 0
+
+
 @hookimpl
 def viewrank_register_rerankers(registry):
-    registry.add("shortest-first", lambda arg: ShortestFirst(int(arg) if arg else None),
-                 arg_help="CAP", description="prefers short passages (sample plugin)")
+    registry.add("shortest-first", make_shortest_first,
+                 arg_help="CAP|DIR", description="prefers short passages (sample plugin)")
+
+
+@hookimpl
+def viewrank_register_trainers(registry, context):
+    registry.add("shortest-first", lambda arg: CapTrainer(context), description=CapTrainer.description)
+
+
+@hookimpl
+def viewrank_add_commands(subparsers, context):
+    p = subparsers.add_parser("corpus-stats", help="documents and words of a BEIR corpus (sample plugin)")
+    p.add_argument("--dataset", default=None, help="BEIR folder (default: scifact under --data)")
+    p.set_defaults(func=lambda args: corpus_stats(args, context))
 
 
 @hookimpl
