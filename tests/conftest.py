@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("VIEWRANK_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# The same resolution viewrank uses ($VIEWRANK_DATA, else ../shared/data), anchored at the repository.
+SHARED_DATA = Path(os.environ.get("VIEWRANK_DATA") or os.environ.get("VIEWRANK_SHARED_DATA") or ROOT.parent / "shared" / "data").resolve()
 
 TINY_CORPUS = [
     {"_id": "d1", "title": "Vitamin D", "text": "Vitamin D deficiency is linked to bone fractures in older adults."},
@@ -43,7 +44,7 @@ def write_beir(root: Path, corpus=TINY_CORPUS, queries=TINY_QUERIES, qrels=TINY_
 def scifact_dir() -> Path:
     path = SHARED_DATA / "scifact"
     if not (path / "corpus.jsonl").is_file():
-        pytest.skip(f"SciFact is not at {path} (set VIEWRANK_SHARED_DATA to the shared data folder)")
+        pytest.skip(f"SciFact is not at {path} (set VIEWRANK_DATA to the shared data folder)")
     return path
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from viewrank.errors import ViewrankError
 from viewrank.exporters import DEFAULT_PARITY_QUERIES
+from viewrank.cli.flags import add_deprecated_alias
 from viewrank.context import Context
 
 
@@ -41,10 +42,11 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     vl.add_argument("export_dir", help="a `viewrank export onnx MODEL --ml-commons` output directory")
     vl.add_argument("--model", default=None, help="PyTorch model spec to compare with (default: the export's source)")
     vl.add_argument("--name", default=None, help="model name in ml-commons (default: the export's)")
-    vl.add_argument("--parity-data", default=None, help="BEIR SciFact dir (default ../shared/data/scifact)")
+    vl.add_argument("--parity-data", default=None, help="BEIR SciFact dir (default: scifact under --data)")
     vl.add_argument("--parity-queries", type=int, default=DEFAULT_PARITY_QUERIES,
                     help=f"queries in the gate's sample (default {DEFAULT_PARITY_QUERIES})")
-    vl.add_argument("--json", default=None, help="also write the report to this file")
+    vl.add_argument("--report", default=None, metavar="FILE", help="also write the report (JSON) to this file")
+    add_deprecated_alias(vl, "--json", "--report", dest="report")
     vl.add_argument("--url", default=None, help="node URL (default: the node `up` started)")
     ing = ops.add_parser("ingest", help="bulk-ingest a BEIR corpus through the text_embedding pipeline")
     ing.add_argument("--dataset", required=True)
@@ -55,7 +57,8 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     se.add_argument("--index", default="scifact")
     se.add_argument("--split", default="test")
     se.add_argument("--mode", choices=["bm25", "neural", "hybrid", "rerank"], required=True)
-    se.add_argument("--depth", type=int, default=100)
+    se.add_argument("--hits", type=int, default=100, help="results per query in the run (default 100)")
+    add_deprecated_alias(se, "--depth", "--hits", dest="hits", type=int)
     se.add_argument("--output", required=True)
     se.add_argument("--resume", action="store_true")
     se.add_argument("--limit", type=int, default=None, help="only the first N queries")
@@ -106,8 +109,8 @@ def run(args: argparse.Namespace, context: Context) -> int:
         C.configure_ml(os_client)
         report = verify_local(os_client, args.export_dir, args.model, args.parity_data, args.parity_queries,
                               name=args.name)
-        if args.json:
-            atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        if args.report:
+            atomic_write_text(args.report, json.dumps(report, indent=2) + "\n")
         rep = report["report"]
         print(f"{args.export_dir}: {'ok' if report['passed'] else 'FAILED'} in the node ({report['function']}, "
               f"{report['variant']}, model {report['model_id']}): max|diff| {rep['max_abs_diff']:.3g}, "
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     from viewrank.datasets import BeirDataset
 
     if args.op == "search":
-        path, lat = workflow.search_run(args.index, args.dataset, args.split, args.mode, args.depth, args.output,
+        path, lat = workflow.search_run(args.index, args.dataset, args.split, args.mode, args.hits, args.output,
                                         resume=args.resume, limit=args.limit)
         ds = BeirDataset(args.dataset)
         judged = ds.qrels(args.split)

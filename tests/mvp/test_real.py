@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "scifact"
+from tests.conftest import SHARED_DATA
+
+DATA = SHARED_DATA / "scifact"
 
 pytestmark = pytest.mark.slow
 

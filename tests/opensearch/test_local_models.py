@@ -196,7 +196,7 @@ def test_verify_local_fails_a_bundle_that_is_not_the_model_it_claims(client, bun
     CrossEncoder.from_backbone(bundles["dense"][0], max_length=64, seed=123).save(other)
     out = tmp_path / "report.json"
     proc = run_cli("opensearch", "verify-local", str(bundles["ce"][1]), "--model", f"cross-encoder:{other}",
-                   "--parity-data", str(SCIFACT), "--parity-queries", "3", "--json", str(out), "--name", CE_NAME)
+                   "--parity-data", str(SCIFACT), "--parity-queries", "3", "--report", str(out), "--name", CE_NAME)
     assert proc.returncode == 1 and "FAILED in the node" in proc.stdout
     import json
 

@@ -27,7 +27,7 @@ def test_the_node_has_the_neural_plugins(node):
 def test_every_mode_writes_an_evaluated_run(tiny_setup, tiny_dataset, tmp_path):
     for mode in workflow.MODES:
         proc = run_cli("opensearch", "search", "--dataset", str(tiny_dataset), "--index", tiny_setup.index,
-                       "--mode", mode, "--depth", "6", "--output", str(tmp_path / f"{mode}.trec"), check=True)
+                       "--mode", mode, "--hits", "6", "--output", str(tmp_path / f"{mode}.trec"), check=True)
         assert proc.stdout.startswith(mode) and "nDCG@10" in proc.stdout and "p95" in proc.stdout
         assert set(read_run(tmp_path / f"{mode}.trec")) == {"q1", "q2", "q3", "q4"}
 
