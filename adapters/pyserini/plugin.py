@@ -7,6 +7,7 @@ from pathlib import Path
 
 from viewrank import hookimpl
 from viewrank.errors import ViewrankError
+from viewrank.specopts import split_options
 
 
 def make_bm25(arg: str | None):
@@ -14,15 +15,13 @@ def make_bm25(arg: str | None):
     from that BEIR folder first when it does not exist yet."""
     from viewrank.adapters.pyserini.lucene import Bm25, build_index
 
-    index, _, options = (arg or "").partition("@")
+    index, options = split_options(arg)
     if not index:
         raise ViewrankError("bm25 needs an index folder: bm25:INDEX[@corpus=DIR]")
-    corpus = None
-    for item in filter(None, options.split(",")):
-        key, sep, value = item.partition("=")
-        if key != "corpus" or not sep:
-            raise ViewrankError(f"bm25:{arg}: unknown option {item!r}; the only option is corpus=DIR")
-        corpus = value
+    unknown = sorted(set(options) - {"corpus"})
+    if unknown:
+        raise ViewrankError(f"bm25:{arg}: unknown option(s) {', '.join(unknown)}; the only option is corpus=DIR")
+    corpus = options.get("corpus")
     if corpus is not None and not Path(index).is_dir():
         build_index(corpus, index)
     return Bm25(index)

@@ -10,7 +10,7 @@ vector is truncated to its first ``dim`` components before normalisation.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.specopts import apply_options, split_options
 from viewrank.savedir import save_pretrained_dir
 from viewrank.types import Role
 
@@ -75,50 +76,13 @@ class DenseConfig:
 
     def with_options(self, options: dict[str, str]) -> "DenseConfig":
         """A copy with ``key=value`` overrides (from a spec such as ``dense:DIR@pooling=cls``)."""
-        known = {f.name: f for f in fields(self)}
-        changes: dict[str, object] = {}
-        for key, raw in options.items():
-            if key not in known:
-                raise ViewrankError(f"unknown embedder option {key!r}; known: {', '.join(sorted(known))}")
-            current = getattr(self, key)
-            if key in ("layer", "dim"):
-                changes[key] = None if raw.lower() in ("", "none", "all", "full") else _as_int(key, raw)
-            elif isinstance(current, bool):
-                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ViewrankError(f"option {key}={raw!r} is not a boolean (true/false)")
-                changes[key] = raw.lower() in ("true", "1", "yes")
-            elif isinstance(current, int):
-                changes[key] = _as_int(key, raw)
-            else:
-                changes[key] = raw
-        return replace(self, **changes)
+        return apply_options(self, options, what="embedder", optional_ints=("layer", "dim"),
+                             none_words=("", "none", "all", "full"))
 
 
-def _as_int(key: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ViewrankError(f"option {key}={raw!r} is not an integer") from None
-
-
-def parse_options(arg: str | None) -> tuple[str | None, dict[str, str]]:
-    """``"DIR@layer=4,dim=128"`` -> ``("DIR", {"layer": "4", "dim": "128"})``.
-
-    The model part may be empty (``"@dim=128"``: the default model).
-    """
-    if arg is None:
-        return None, {}
-    model, sep, rest = arg.rpartition("@") if "@" in arg else (arg, "", "")
-    options: dict[str, str] = {}
-    if sep:
-        for part in rest.split(","):
-            if not part.strip():
-                continue
-            key, eq, value = part.partition("=")
-            if not eq or not key.strip():
-                raise ViewrankError(f"bad option {part!r} in {arg!r}: expected KEY=VALUE[,KEY=VALUE]")
-            options[key.strip()] = value.strip()
-    return (model or None), options
+# ``DIR@KEY=VALUE,...``: the one spec-option parser (viewrank.specopts), re-exported for the
+# plugins that build dense embedders.
+parse_options = split_options
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:

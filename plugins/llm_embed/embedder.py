@@ -20,7 +20,7 @@ counted from each row's first real token.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from viewrank.errors import ViewrankError
-from viewrank.plugins.dense.embedder import layer_list, parse_options, pool, set_depth
+from viewrank.plugins.dense.embedder import layer_list, pool, set_depth
+from viewrank.specopts import apply_options, split_options as parse_options
 from viewrank.savedir import save_pretrained_dir
 from viewrank.types import Role
 
@@ -57,24 +58,7 @@ class LlmConfig:
         return cls()
 
     def with_options(self, options: dict[str, str]) -> "LlmConfig":
-        known = {f.name for f in fields(self)}
-        changes: dict[str, object] = {}
-        for key, raw in options.items():
-            if key not in known:
-                raise ViewrankError(f"unknown llm option {key!r}; known: {', '.join(sorted(known))}")
-            current = getattr(self, key)
-            if isinstance(current, bool):
-                changes[key] = raw.lower() in ("1", "true", "yes")
-            elif key in ("tp_start", "max_length", "batch_size") or (key == "tp_exit" and raw.lower() not in ("", "none")):
-                try:
-                    changes[key] = int(raw)
-                except ValueError:
-                    raise ViewrankError(f"option {key}={raw!r} is not an integer") from None
-            elif key == "tp_exit":
-                changes[key] = None
-            else:
-                changes[key] = raw
-        return replace(self, **changes)
+        return apply_options(self, options, what="llm", optional_ints=("tp_exit",))
 
 
 def set_bidirectional(model: torch.nn.Module, on: bool = True) -> None:
