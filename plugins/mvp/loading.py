@@ -16,7 +16,7 @@ def load_mvp_model(model_dir: str | Path):
     """
     path = Path(model_dir)
     if not path.is_dir():
-        raise ViewrankError(f"model directory {path} does not exist (train one with `viewrank train mvp --out {path}`)")
+        raise ViewrankError(f"model directory {path} does not exist (train one with `viewrank train mvp --output {path}`)")
     if not (path / CONFIG_NAME).is_file():
         hf = path / "config.json"
         if hf.is_file() and '"t5"' in hf.read_text(encoding="utf-8"):

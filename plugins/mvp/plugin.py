@@ -18,7 +18,7 @@ def _load(arg: str | None, default: str, want: tuple[str, ...]):
     if not path.is_dir():
         raise ViewrankError(
             f"model directory {path} does not exist; build it with "
-            f"`viewrank train {'cross-encoder' if 'cross-encoder' in want else 'mvp'} --out {path}`"
+            f"`viewrank train {'cross-encoder' if 'cross-encoder' in want else 'mvp'} --output {path}`"
         )
     model = load_mvp_model(path)
     if model.config.variant not in want:
