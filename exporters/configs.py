@@ -1,29 +1,42 @@
-"""Per-architecture ONNX export configurations: inputs, outputs, dynamic axes, tolerances, graph.
+"""ONNX export configurations, one per model type: inputs, outputs, dynamic axes, tolerances, graph.
 
-Each config says how one kind of model becomes one ONNX graph: which tensors go in (all int64,
+Each config says how one type of model becomes one ONNX graph: which tensors go in (all int64,
 ``[batch|candidates, sequence]``), which come out, which axes are dynamic, how far ONNX Runtime
 may drift from PyTorch (``atol`` for fp32, ``int8_atol`` / ``fp16_atol`` for the variants), and a
-``graph(model)`` wrapper module whose ``forward`` takes exactly those inputs. Everything that
-turns token states into the final vector or score (pooling, Matryoshka truncation,
-normalisation, the MVP anchor head) is inside the wrapper, so it is baked into the graph.
+``graph(model)`` module whose ``forward`` takes exactly those inputs (:mod:`viewrank.exporters.graphs`:
+the model's own pooling, truncation, normalisation, quantiser or scoring head, baked into the graph).
+
+The configs are registered under the model type they handle through
+``viewrank_register_export_configs`` (:mod:`viewrank.exporters.plugin`); the exporter reads the
+type a loaded model reports (its ``model_type``), looks the config up with
+``host.export_config(model_type)`` and fits it to the model with :meth:`OnnxConfig.for_model`.
+This module does not import torch (the host imports it to register the configs); the graphs do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
-from torch import nn
+from viewrank.errors import ViewrankError
+
+if TYPE_CHECKING:
+    from viewrank.manager import PluginHost
 
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def text_inputs(uses_token_types: bool) -> tuple[str, ...]:
+    return TEXT_INPUTS if uses_token_types else TEXT_INPUTS[:2]
+
+
 @dataclass
 class OnnxConfig:
-    """Base: what every architecture declares."""
+    """Base: what every model type declares. The registered instance holds the defaults;
+    :meth:`for_model` returns a copy fitted to one loaded model."""
 
-    task: ClassVar[str] = ""
+    model_type: ClassVar[str] = ""
+    task: ClassVar[str] = ""  # recorded in viewrank_onnx.json; the runtimes and bundles read it
     kind: ClassVar[str] = ""  # "embedder" or "reranker"
     batch_axis: ClassVar[str] = "batch"
     inputs: tuple[str, ...] = ("input_ids", "attention_mask")
@@ -37,102 +50,58 @@ class OnnxConfig:
     # scores over the whole gate sample) are ties for the int8 tau: trained rerankers squeeze
     # distractors into a few hundredths, and int8 reorders them without touching nDCG@10
     int8_tie: float = 0.05
-    extra: dict[str, Any] = field(default_factory=dict)
+    output_dtype: str = "float32"
+    diff_measure: str = "abs"  # the gate's difference: "abs" (values) or "bit-fraction" (packed bits)
+    extra: dict[str, Any] = field(default_factory=dict)  # more runtime-config keys (MVP: m)
+
+    @classmethod
+    def describe(cls) -> str:
+        return (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+
+    def for_model(self, model: Any) -> "OnnxConfig":  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         axes = {name: {0: self.batch_axis, 1: "sequence"} for name in self.inputs}
         axes.update({name: {0: self.batch_axis} for name in self.outputs})
         return axes
 
-    def graph(self, model: Any) -> nn.Module:  # pragma: no cover - abstract
+    def graph(self, model: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-class _EmbedderGraph(nn.Module):
-    """Backbone + pooling + (Matryoshka) truncation + L2 normalisation -> ``sentence_embedding``."""
-
-    def __init__(self, backbone: nn.Module, pooling: str, dim: int | None, normalize: bool, uses_tt: bool) -> None:
-        super().__init__()
-        self.backbone, self.pooling, self.dim, self.normalize, self.uses_tt = backbone, pooling, dim, normalize, uses_tt
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if self.uses_tt and token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
-        hidden = self.backbone(**kwargs).last_hidden_state
-        if self.pooling == "cls":
-            vec = hidden[:, 0]
-        elif self.pooling == "mean":
-            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            vec = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-        else:  # last non-pad token (right padding)
-            idx = attention_mask.sum(1).long() - 1
-            vec = hidden[torch.arange(hidden.size(0)), idx]
-        if self.dim is not None:
-            vec = vec[:, : self.dim]
-        return torch.nn.functional.normalize(vec, dim=-1) if self.normalize else vec
+def _check_type(config: OnnxConfig, model: Any) -> None:
+    got = getattr(model, "model_type", None)
+    if got != config.model_type:
+        raise ViewrankError(f"the {config.model_type!r} export config got a {type(model).__name__} "
+                            f"of model type {got!r}")
 
 
 @dataclass
 class EmbedderOnnxConfig(OnnxConfig):
-    """A :class:`~viewrank.plugins.dense.embedder.DenseEmbedder` (dense, 2D-Matryoshka folders)."""
+    """A dense embedder (dense, 2D-Matryoshka folders): backbone + pooling + dim truncation + L2 norm."""
 
+    model_type: ClassVar[str] = "dense"
     task: ClassVar[str] = "text-embedding"
     kind: ClassVar[str] = "embedder"
     outputs: tuple[str, ...] = ("sentence_embedding",)
     atol: float = 1e-4
     int8_atol: float = 0.05
 
-    @classmethod
-    def for_model(cls, embedder: Any) -> "EmbedderOnnxConfig":
+    def for_model(self, embedder: Any) -> "EmbedderOnnxConfig":
+        _check_type(self, embedder)
         uses_tt = getattr(embedder.model.config, "type_vocab_size", 0) > 0
-        return cls(inputs=TEXT_INPUTS if uses_tt else TEXT_INPUTS[:2])
+        return replace(self, inputs=text_inputs(uses_tt))
 
-    def graph(self, embedder: Any) -> nn.Module:
-        cfg = embedder.config
-        return _EmbedderGraph(embedder.model, cfg.pooling, cfg.dim, cfg.normalize,
-                              "token_type_ids" in self.inputs).eval()
+    def graph(self, embedder: Any) -> Any:
+        from viewrank.exporters.graphs import EmbedderGraph
 
-
-class _QuantizedGraph(nn.Module):
-    """The float embedder graph followed by its stored quantiser, so the graph emits codes.
-
-    ``int8``: faiss QT_8bit codes minus 128 (``Int8Quantizer.quantize``), int8 ``[batch, dim]``.
-    ``binary``: ``(x - shift) @ R > 0`` packed 8 bits per byte, most significant bit first
-    (``np.packbits``, faiss's layout), uint8 ``[batch, nbits / 8]``.
-    """
-
-    def __init__(self, embedder: nn.Module, quantizer: Any) -> None:
-        super().__init__()
-        self.embedder = embedder
-        if hasattr(quantizer, "lo"):  # Int8Quantizer
-            self.kind = "int8"
-            self.register_buffer("lo", torch.as_tensor(quantizer.lo, dtype=torch.float32))
-            self.register_buffer("width", torch.as_tensor(quantizer.hi - quantizer.lo, dtype=torch.float32))
-        else:
-            self.kind = "binary"
-            self.register_buffer("shift", torch.as_tensor(quantizer.shift, dtype=torch.float32))
-            rot = quantizer.rotation
-            self.register_buffer("rotation", None if rot is None else torch.as_tensor(rot, dtype=torch.float32))
-            self.register_buffer("bit_values", torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.int32))
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        vec = self.embedder(input_ids, attention_mask, token_type_ids)
-        if self.kind == "int8":
-            codes = torch.clamp(torch.floor((vec - self.lo) / self.width * 255.0), 0.0, 255.0)
-            return (codes - 128.0).to(torch.int8)
-        z = vec - self.shift
-        if self.rotation is not None:
-            z = z @ self.rotation
-        bits = (z > 0).to(torch.int32).reshape(z.shape[0], -1, 8)
-        return (bits * self.bit_values).sum(-1).to(torch.uint8)
+        return EmbedderGraph(embedder, "token_type_ids" in self.inputs).eval()
 
 
 @dataclass
 class QuantizedEmbedderOnnxConfig(EmbedderOnnxConfig):
-    """``int8:DIR`` / ``binary:DIR``: a dense embedder whose graph ends in its quantiser.
+    """Base of ``int8:DIR`` / ``binary:DIR``: a dense embedder whose graph ends in its quantiser.
 
     The values compared are the codes (int8 values; bits for binary), so ``atol`` is in code
     units for int8 (one step at a rounding boundary) and, for binary, the largest fraction of
@@ -140,38 +109,54 @@ class QuantizedEmbedderOnnxConfig(EmbedderOnnxConfig):
     """
 
     task: ClassVar[str] = "text-embedding-quantized"
+
+    def for_model(self, model: Any) -> "QuantizedEmbedderOnnxConfig":
+        _check_type(self, model)
+        float_model = model.float_embedder
+        if getattr(float_model, "model_type", None) != EmbedderOnnxConfig.model_type:
+            raise ViewrankError(f"{model.kind}:DIR wraps a {type(float_model).__name__}; only dense embedders export")
+        return replace(self, inputs=EmbedderOnnxConfig().for_model(float_model).inputs)
+
+    def float_graph(self, model: Any) -> Any:
+        return EmbedderOnnxConfig(inputs=self.inputs).graph(model.float_embedder)
+
+
+@dataclass
+class Int8EmbedderOnnxConfig(QuantizedEmbedderOnnxConfig):
+    """``int8:DIR``: the dense graph + the calibrated per-dimension ranges -> int8 values."""
+
+    model_type: ClassVar[str] = "int8"
     output_dtype: str = "int8"
-    diff_measure: str = "abs"
     atol: float = 1.0
     int8_atol: float = 64.0
 
-    @classmethod
-    def for_quantized(cls, model: Any) -> "QuantizedEmbedderOnnxConfig":
-        base = EmbedderOnnxConfig.for_model(model.float_embedder)
-        if model.kind == "binary":
-            return cls(inputs=base.inputs, output_dtype="uint8", diff_measure="bit-fraction", atol=0.01, int8_atol=0.25)
-        return cls(inputs=base.inputs)
+    def graph(self, model: Any) -> Any:
+        from viewrank.exporters.graphs import Int8Graph
 
-    def graph(self, model: Any) -> nn.Module:
-        return _QuantizedGraph(EmbedderOnnxConfig.graph(self, model.float_embedder), model.quantizer).eval()
+        return Int8Graph(self.float_graph(model), model.quantizer).eval()
 
 
-class _ScorerGraph(nn.Module):
-    """One query's ``[N, L]`` candidate inputs -> ``[N]`` scores (the MVP export contract)."""
+@dataclass
+class BinaryEmbedderOnnxConfig(QuantizedEmbedderOnnxConfig):
+    """``binary:DIR``: the dense graph + shift, rotation and sign -> packed uint8 bits."""
 
-    def __init__(self, model: nn.Module, uses_tt: bool) -> None:
-        super().__init__()
-        self.model, self.uses_tt = model, uses_tt
+    model_type: ClassVar[str] = "binary"
+    output_dtype: str = "uint8"
+    diff_measure: str = "bit-fraction"
+    atol: float = 0.01
+    int8_atol: float = 0.25
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        return self.model(input_ids, attention_mask, token_type_ids if self.uses_tt else None)
+    def graph(self, model: Any) -> Any:
+        from viewrank.exporters.graphs import BinaryGraph
+
+        return BinaryGraph(self.float_graph(model), model.quantizer).eval()
 
 
 @dataclass
 class CrossEncoderOnnxConfig(OnnxConfig):
-    """Pointwise cross-encoder: (query, passage) pairs -> one score each."""
+    """``cross-encoder:DIR``: (query, passage) pairs -> one score each (backbone + head on [CLS])."""
 
+    model_type: ClassVar[str] = "cross-encoder"
     task: ClassVar[str] = "cross-encoder"
     kind: ClassVar[str] = "reranker"
     batch_axis: ClassVar[str] = "candidates"
@@ -179,39 +164,42 @@ class CrossEncoderOnnxConfig(OnnxConfig):
     atol: float = 1e-3
     int8_atol: float = 0.5
 
-    @classmethod
-    def for_model(cls, model: Any) -> "CrossEncoderOnnxConfig":
-        return cls(inputs=TEXT_INPUTS if model.uses_token_types else TEXT_INPUTS[:2])
+    def for_model(self, reranker: Any) -> "CrossEncoderOnnxConfig":
+        _check_type(self, reranker)
+        return replace(self, inputs=text_inputs(reranker.model.uses_token_types))
 
-    def graph(self, model: Any) -> nn.Module:
-        return _ScorerGraph(model, "token_type_ids" in self.inputs).eval()
+    def graph(self, reranker: Any) -> Any:
+        from viewrank.exporters.graphs import ScorerGraph
+
+        return ScorerGraph(reranker.model, "token_type_ids" in self.inputs).eval()
 
 
 @dataclass
 class MVPOnnxConfig(CrossEncoderOnnxConfig):
-    """Listwise MVP: the N candidates of ONE query are a single input; the anchors see all N."""
+    """``mvp:DIR`` (encoder variant): ONE query's N candidates -> N scores; the anchors see all N."""
 
+    model_type: ClassVar[str] = "mvp-encoder"
     task: ClassVar[str] = "mvp"
 
+    def for_model(self, reranker: Any) -> "MVPOnnxConfig":
+        fitted = super().for_model(reranker)
+        return replace(fitted, extra={"m": int(reranker.model.config.m)})
 
-def config_for(model: Any) -> OnnxConfig:
-    """The export config for a built model object (embedder, cross-encoder, MVP)."""
-    from viewrank.errors import ViewrankError
 
-    if hasattr(model, "model") and hasattr(model, "config") and hasattr(model.config, "pooling"):
-        return EmbedderOnnxConfig.for_model(model)
-    if hasattr(model, "quantizer") and hasattr(model, "float_embedder"):  # int8:DIR / binary:DIR
-        float_model = model.float_embedder
-        if not (hasattr(float_model, "config") and hasattr(float_model.config, "pooling")):
-            raise ViewrankError(f"{model.kind}:DIR wraps a {type(float_model).__name__}; only dense embedders export")
-        return QuantizedEmbedderOnnxConfig.for_quantized(model)
-    inner = getattr(model, "model", model)  # ModelReranker wraps the nn.Module
-    variant = getattr(getattr(inner, "config", None), "variant", None)
-    if variant == "cross-encoder":
-        return CrossEncoderOnnxConfig.for_model(inner)
-    if variant in ("encoder", "t5"):
-        cfg = MVPOnnxConfig.for_model(inner)
-        cfg.extra = {"m": int(inner.config.m)}
-        return cfg
-    raise ViewrankError(f"no ONNX export config for {type(model).__name__}; exportable: dense embedders, "
-                        "cross-encoder:DIR, mvp:DIR")
+# Registered by viewrank.exporters.plugin, keyed by model_type. The T5 MVP variant ("mvp-t5")
+# has no config: its graph has never been exported (the exporter reads an encoder backbone).
+BUILTIN_CONFIGS: tuple[type[OnnxConfig], ...] = (EmbedderOnnxConfig, Int8EmbedderOnnxConfig, BinaryEmbedderOnnxConfig,
+                                                 CrossEncoderOnnxConfig, MVPOnnxConfig)
+
+
+def config_for(model: Any, host: "PluginHost") -> OnnxConfig:
+    """The export config registered for the type ``model`` reports, fitted to ``model``."""
+    model_type = getattr(model, "model_type", None)
+    known = ", ".join(host.registry.names("export-config")) or "(none registered)"
+    if not isinstance(model_type, str) or not model_type:
+        raise ViewrankError(f"{type(model).__name__} reports no model_type, so no ONNX export config applies; "
+                            f"exportable model types: {known}")
+    if model_type not in host.registry.names("export-config"):
+        raise ViewrankError(f"no ONNX export config for model type {model_type!r} ({type(model).__name__}); "
+                            f"registered model types: {known}")
+    return host.export_config(model_type).for_model(model)

@@ -1,65 +1,42 @@
-"""``viewrank export onnx MODEL --out DIR``: graph, variants, parity gate, artifacts, bundles.
+"""``viewrank export onnx MODEL --output DIR``: graph, variants, parity gate, artifacts, bundles.
 
-Everything is built in a temporary directory beside ``OUT`` and renamed into place only when
-every requested variant passed the parity gate, so a failed export leaves nothing behind.
+Everything is written with :func:`viewrank.savedir.staged_save`: built in a temporary directory
+beside ``DIR`` and moved into place (``viewrank_onnx.json``, the file runtimes check, last) only
+when every requested variant passed the parity gate, so a failed export leaves nothing behind.
+The model is built, and its export config looked up, by the host of the context passed in.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from viewrank.errors import ViewrankError
-from viewrank.exporters import DEFAULT_CALIBRATION_QUERIES, DEFAULT_FP32_BUDGET, DEFAULT_PARITY_QUERIES
 from viewrank.exporters.artifacts import write_json, write_manifest
 from viewrank.exporters.configs import OnnxConfig, config_for
-from viewrank.savedir import normal_modes
+from viewrank.exporters.options import EXPORTERS, ExportOptions
+from viewrank.savedir import staged_save
+
+if TYPE_CHECKING:
+    from viewrank.context import Context
+    from viewrank.manager import PluginHost
 
 RUNTIME_CONFIG = "viewrank_onnx.json"
 EXTERNAL_DATA_BYTES = 1_800_000_000  # past ~2 GB protobuf's limit: weights go to model.onnx.data
 NDCG_LIMITS = {"fp32": 0.002, "int8": 0.005, "fp16": 0.002}
-EXPORTERS = ("torchscript", "dynamo")
-
-
-@dataclass
-class ExportOptions:
-    fp16: bool = False
-    int8: bool = False
-    int8_weights: str = "s8-7bit"
-    int8_keep_fp32: str | None = None  # node names/globs, a count, or "auto" (viewrank.exporters.mixed)
-    int8_fp32_budget: float = DEFAULT_FP32_BUDGET
-    int8_calibration_queries: int = DEFAULT_CALIBRATION_QUERIES
-    int8_smooth: float | None = None  # SmoothQuant migration strength (viewrank.exporters.smooth); None: off
-    opset: int = 17
-    exporter: str = "torchscript"
-    optimize: bool = True
-    max_length: int | None = None
-    triton: bool = False
-    ml_commons: bool = False
-    ml_commons_variant: str = "fp32"  # the graph in the ml-commons zip: fp32 or int8 (needs int8)
-    parity: bool = True
-    parity_data: str | None = None
-    parity_queries: int = DEFAULT_PARITY_QUERIES
-    name: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _log(msg: str) -> None:
     print(f"[export] {msg}", flush=True)
 
 
-def build_model(spec: str) -> tuple[str, Any]:
-    """Build the registered model a spec names: embedder first, then reranker."""
-    from viewrank.manager import get_host
-
-    host = get_host()
+def build_model(spec: str, host: "PluginHost") -> tuple[str, Any]:
+    """Build the registered model a spec names in ``host``: embedder first, then reranker."""
     name = spec.partition(":")[0]
     if name in host.registry.names("embedder") and name not in host.registry.names("reranker"):
         return "embedder", host.embedder(spec)
@@ -135,7 +112,7 @@ def _graph_io(path: Path) -> tuple[list[str], list[str]]:
 
 def _runtime_config(kind: str, spec: str, model: Any, config: OnnxConfig, opts: ExportOptions) -> tuple[dict, Any, Any]:
     """The runtime JSON, the tokenizer and the torch module whose forward the graph reproduces."""
-    base = {"format_version": 1, "kind": config.kind, "task": config.task, "source": spec,
+    base = {"format_version": 1, "kind": config.kind, "task": config.task, "model_type": config.model_type, "source": spec,
             "inputs": list(config.inputs), "outputs": list(config.outputs), "opset": opts.opset,
             "atol": config.atol, "int8_atol": config.int8_atol, "fp16_atol": config.fp16_atol,
             "tau": config.tau, "int8_tau": config.int8_tau, "int8_tie": config.int8_tie}
@@ -147,7 +124,7 @@ def _runtime_config(kind: str, spec: str, model: Any, config: OnnxConfig, opts: 
         base.update(pooling=c.pooling, normalize=c.normalize, query_prefix=c.query_prefix,
                     passage_prefix=c.passage_prefix, max_length=c.max_length, dim=int(model.dim),
                     matryoshka_dim=c.dim, layer=c.layer, batch_size=c.batch_size,
-                    output_dtype=getattr(config, "output_dtype", "float32"))
+                    output_dtype=config.output_dtype)
         if dense is not model:
             base["quantizer"] = {"kind": model.kind, "method": getattr(model.quantizer, "method", "faiss QT_8bit"),
                                  "input_dim": int(model.quantizer.dim)}
@@ -171,13 +148,13 @@ def _example(kind: str, model: Any) -> dict[str, torch.Tensor]:
     return out
 
 
-def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = None) -> Path:
-    """Export ``spec`` to ``out_dir``; raises :class:`ViewrankError` (and leaves nothing) on failure."""
+def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = None, *, context: "Context") -> Path:
+    """Export ``spec`` (built by ``context.host``) to ``out_dir``; raises :class:`ViewrankError`
+    (and leaves nothing) on failure."""
     opts = opts or ExportOptions()
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ViewrankError(f"{out} already exists and is not empty; choose a new --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise ViewrankError(f"{out} already exists and is not empty; choose a new --output")
     started = time.perf_counter()
     _log(f"building {spec}")
     if opts.exporter not in EXPORTERS:
@@ -208,77 +185,74 @@ def export_onnx(spec: str, out_dir: str | Path, opts: ExportOptions | None = Non
 
         # before the model is built: the variants this export will write
         check_variant(opts.ml_commons_variant, ["fp32"] + ["int8"] * opts.int8 + ["fp16"] * opts.fp16)
-    kind, model = build_model(spec)
-    config = config_for(model)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        cfg, tokenizer, backbone = _runtime_config(kind, spec, model, config, opts)
-        nbytes = sum(p.numel() * p.element_size() for p in backbone.parameters())
-        external = nbytes > EXTERNAL_DATA_BYTES
-        cfg["external_data"] = external
-        graph = config.graph(model if kind == "embedder" else model.model)
-        _log(f"exporting {config.task} graph (opset {opts.opset}, torch.onnx {opts.exporter} exporter)")
-        _export_graph(graph, config, _example(kind, model), tmp / "model.onnx", opts.opset, external, opts.exporter)
-        cfg["exporter"] = opts.exporter
-        inputs, outputs = _graph_io(tmp / "model.onnx")
-        cfg["opset"] = _opset(tmp / "model.onnx")
-        if cfg["opset"] != opts.opset:
-            _log(f"note: the graph has opset {cfg['opset']} (down-conversion to {opts.opset} was not possible)")
-        if inputs != list(config.inputs) or outputs != list(config.outputs):
-            raise ViewrankError(f"exported graph has inputs {inputs} / outputs {outputs}; expected "
-                                f"{list(config.inputs)} / {list(config.outputs)}")
-        tokenizer.save_pretrained(str(tmp / "_tok"))
-        if not (tmp / "_tok" / "tokenizer.json").is_file():
-            raise ViewrankError(f"{spec}: its tokenizer has no fast (tokenizer.json) form; cannot export it")
-        shutil.move(str(tmp / "_tok" / "tokenizer.json"), tmp / "tokenizer.json")
-        shutil.rmtree(tmp / "_tok")
-        cfg["pad_token_id"] = int(tokenizer.pad_token_id or 0)
-        cfg["pad_token"] = str(tokenizer.pad_token or "[PAD]")
-        write_json(tmp / RUNTIME_CONFIG, cfg)  # the int8 search's trial graphs load with it
-        variants = {"fp32": "model.onnx"}
-        if opts.int8:
-            _int8_variant(tmp, kind, model, config, backbone, cfg, opts)
-            variants["int8"] = "model_int8.onnx"
-        if opts.fp16:
-            from viewrank.exporters.quantize import convert_fp16
-
-            _log("converting to fp16 (fp32 inputs/outputs kept)")
-            convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
-            variants["fp16"] = "model_fp16.onnx"
-        cfg["variants"] = variants
-        if opts.ml_commons:
-            cfg["ml_commons_variant"] = opts.ml_commons_variant  # what verify-local judges the bundle as
-        hf_config = {k: v for k, v in backbone.config.to_dict().items() if k != "_name_or_path"}
-        write_json(tmp / "config.json", hf_config)
-        write_json(tmp / RUNTIME_CONFIG, cfg)
-        if opts.parity:
-            from viewrank.exporters.cpu import cpu_info
-
-            cfg["parity"] = run_gate(tmp, kind, model, config, variants, opts)
-            cfg["parity_cpu"] = cpu_info()  # int8 kernels differ by instruction set: what the gate judged
-            write_json(tmp / RUNTIME_CONFIG, cfg)
-        name = opts.name or out.name
-        if opts.ml_commons:
-            from viewrank.exporters.ml_commons import write_bundle
-
-            _log("writing the ml-commons bundle")
-            write_bundle(tmp, cfg, hf_config, name, opts.ml_commons_variant)
-        if opts.triton:
-            from viewrank.exporters.triton import write_repository
-
-            _log("writing the Triton model repository")
-            write_repository(tmp, cfg, name)
-        write_manifest(tmp, {"source": spec, "task": config.task, "created_unix": int(time.time()),
-                             "torch": torch.__version__})
-        normal_modes(tmp)  # mkdtemp's 0700 would leave the export unreadable to a serving user
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    kind, model = build_model(spec, context.host)
+    config = config_for(model, context.host)
+    staged_save(out, lambda tmp: _write_export(tmp, spec, out.name, kind, model, config, opts), marker=RUNTIME_CONFIG)
     _log(f"done in {time.perf_counter() - started:.1f}s: {out}")
     return out
+
+
+def _write_export(tmp: Path, spec: str, default_name: str, kind: str, model: Any, config: OnnxConfig,
+                  opts: ExportOptions) -> None:
+    """Everything an export holds, written into ``tmp`` (staged_save moves it into place)."""
+    cfg, tokenizer, backbone = _runtime_config(kind, spec, model, config, opts)
+    nbytes = sum(p.numel() * p.element_size() for p in backbone.parameters())
+    external = nbytes > EXTERNAL_DATA_BYTES
+    cfg["external_data"] = external
+    graph = config.graph(model)
+    _log(f"exporting {config.task} graph (opset {opts.opset}, torch.onnx {opts.exporter} exporter)")
+    _export_graph(graph, config, _example(kind, model), tmp / "model.onnx", opts.opset, external, opts.exporter)
+    cfg["exporter"] = opts.exporter
+    inputs, outputs = _graph_io(tmp / "model.onnx")
+    cfg["opset"] = _opset(tmp / "model.onnx")
+    if cfg["opset"] != opts.opset:
+        _log(f"note: the graph has opset {cfg['opset']} (down-conversion to {opts.opset} was not possible)")
+    if inputs != list(config.inputs) or outputs != list(config.outputs):
+        raise ViewrankError(f"exported graph has inputs {inputs} / outputs {outputs}; expected "
+                            f"{list(config.inputs)} / {list(config.outputs)}")
+    tokenizer.save_pretrained(str(tmp / "_tok"))
+    if not (tmp / "_tok" / "tokenizer.json").is_file():
+        raise ViewrankError(f"{spec}: its tokenizer has no fast (tokenizer.json) form; cannot export it")
+    shutil.move(str(tmp / "_tok" / "tokenizer.json"), tmp / "tokenizer.json")
+    shutil.rmtree(tmp / "_tok")
+    cfg["pad_token_id"] = int(tokenizer.pad_token_id or 0)
+    cfg["pad_token"] = str(tokenizer.pad_token or "[PAD]")
+    write_json(tmp / RUNTIME_CONFIG, cfg)  # the int8 search's trial graphs load with it
+    variants = {"fp32": "model.onnx"}
+    if opts.int8:
+        _int8_variant(tmp, kind, model, config, backbone, cfg, opts)
+        variants["int8"] = "model_int8.onnx"
+    if opts.fp16:
+        from viewrank.exporters.quantize import convert_fp16
+
+        _log("converting to fp16 (fp32 inputs/outputs kept)")
+        convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
+        variants["fp16"] = "model_fp16.onnx"
+    cfg["variants"] = variants
+    if opts.ml_commons:
+        cfg["ml_commons_variant"] = opts.ml_commons_variant  # what verify-local judges the bundle as
+    hf_config = {k: v for k, v in backbone.config.to_dict().items() if k != "_name_or_path"}
+    write_json(tmp / "config.json", hf_config)
+    write_json(tmp / RUNTIME_CONFIG, cfg)
+    if opts.parity:
+        from viewrank.plugins.onnx_runtime.cpu import cpu_info
+
+        cfg["parity"] = run_gate(tmp, kind, model, config, variants, opts)
+        cfg["parity_cpu"] = cpu_info()  # int8 kernels differ by instruction set: what the gate judged
+        write_json(tmp / RUNTIME_CONFIG, cfg)
+    name = opts.name or default_name
+    if opts.ml_commons:
+        from viewrank.exporters.ml_commons import write_bundle
+
+        _log("writing the ml-commons bundle")
+        write_bundle(tmp, cfg, hf_config, name, opts.ml_commons_variant)
+    if opts.triton:
+        from viewrank.exporters.triton import write_repository
+
+        _log("writing the Triton model repository")
+        write_repository(tmp, cfg, name)
+    write_manifest(tmp, {"source": spec, "task": config.task, "created_unix": int(time.time()),
+                         "torch": torch.__version__})
 
 
 def _int8_variant(tmp: Path, kind: str, model: Any, config: OnnxConfig, backbone: Any, cfg: dict,
@@ -352,7 +326,7 @@ def _calibration(tmp: Path, kind: str, model: Any, config: OnnxConfig, source: P
         part, ref = (ranking, (scores[:n], values[:n])) if on_ranking else (sample, (scores, values))
         runtime, _ = _load_runtime(tmp, config.kind, "int8", graph=graph_file)
         return check(part, kind, ref, runtime, "int8", config.int8_atol, NDCG_LIMITS["int8"],
-                     config.int8_tau, config.int8_tie, getattr(config, "diff_measure", "abs"))
+                     config.int8_tau, config.int8_tie, config.diff_measure)
 
     return Calibration(source, tmp, opts.int8_weights, evaluate, sample, ranking)
 
@@ -390,7 +364,7 @@ def gate_reports(folder: Path, kind: str, model: Any, config: OnnxConfig, varian
             continue
         atol, ndcg_limit, tau, tie = variant_limits(config, variant)
         rep = check(sample, kind, reference, runtime, variant, atol, ndcg_limit, tau, tie,
-                    getattr(config, "diff_measure", "abs"))
+                    config.diff_measure)
         reports[variant] = rep.as_dict()
         _log(f"  {variant}: max|diff| {rep.max_abs_diff:.2e} (tol {atol:g}), min tau {rep.min_kendall_tau:.4f}"
              f"{f' (ties: closer than {tie:.0%} of the score scale)' if tie else ''}, "

@@ -1,7 +1,7 @@
 """``viewrank verify-export DIR``: check an exported directory where it will run.
 
 The export's parity gate judged its graphs on the exporting machine; int8 kernels differ by
-instruction set (see :mod:`viewrank.exporters.cpu`) and files can be damaged in transit. This
+instruction set (see :mod:`viewrank.plugins.onnx_runtime.cpu`) and files can be damaged in transit. This
 re-checks both on the machine at hand, without writing anything: every file against
 ``manifest.json``, then the parity gate of each variant that can run here against the PyTorch
 model the directory was exported from (``source`` in its config, or ``--model``).
@@ -10,17 +10,22 @@ model the directory was exported from (``source`` in its config, or ``--model``)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from viewrank.errors import ViewrankError
 from viewrank.exporters import DEFAULT_PARITY_QUERIES
 
+if TYPE_CHECKING:
+    from viewrank.manager import PluginHost
+
 
 def verify_export(export_dir: str | Path, model_spec: str | None = None, variants: Sequence[str] | None = None,
-                  parity_data: str | None = None, parity_queries: int = DEFAULT_PARITY_QUERIES) -> dict[str, Any]:
-    """The verification report: ``passed``, ``failures``, per-variant ``reports``, both CPUs."""
+                  parity_data: str | None = None, parity_queries: int = DEFAULT_PARITY_QUERIES, *,
+                  host: "PluginHost") -> dict[str, Any]:
+    """The verification report: ``passed``, ``failures``, per-variant ``reports``, both CPUs.
+    ``host`` builds the PyTorch model (the command passes its context's host)."""
     from viewrank.exporters.artifacts import MANIFEST, verify_manifest
-    from viewrank.exporters.cpu import cpu_info
+    from viewrank.plugins.onnx_runtime.cpu import cpu_info
     from viewrank.exporters.onnx_export import gate_reports
     from viewrank.plugins.onnx_runtime.runtime import load_config
 
@@ -36,7 +41,7 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
     unknown = [v for v in chosen if v not in exported]
     if unknown:
         raise ViewrankError(f"{folder} has no {', '.join(unknown)} graph; exported variants: {', '.join(exported)}")
-    spec, kind, model, config = source_model(folder, cfg, model_spec)
+    spec, kind, model, config = source_model(folder, cfg, model_spec, host=host)
     import torch
 
     with torch.inference_mode():
@@ -46,19 +51,30 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
             "queries": parity_queries, "reports": reports, "failures": failures, "passed": not failures}
 
 
-def source_model(folder: Path, cfg: dict, model_spec: str | None = None) -> tuple[str, str, Any, Any]:
+def source_model(folder: Path, cfg: dict, model_spec: str | None = None, *,
+                 host: "PluginHost | None" = None) -> tuple[str, str, Any, Any]:
     """The PyTorch model an export came from (``source`` in its config, or ``model_spec``), set to
-    cut texts where the exported tokenizer does: ``(spec, kind, model, OnnxConfig)``."""
+    cut texts where the exported tokenizer does: ``(spec, kind, model, OnnxConfig)``.
+
+    ``host`` builds it and holds the export configs. Callers pass their context's host; without
+    one a fresh host is loaded (never the process-wide one), for callers not yet passing it."""
     from viewrank.exporters.configs import config_for
     from viewrank.exporters.onnx_export import build_model
 
+    if host is None:
+        from viewrank.manager import PluginHost
+
+        host = PluginHost()
     spec = model_spec or cfg.get("source")
     if not spec:
         raise ViewrankError(f"{folder}: its config names no source model; pass --model SPEC")
-    kind, model = build_model(spec)
-    config = config_for(model)
+    kind, model = build_model(spec, host)
+    config = config_for(model, host)
     if config.kind != cfg.get("kind"):
         raise ViewrankError(f"{spec} is a {config.kind}, but {folder} holds a {cfg.get('kind')} graph")
-    target = model.config if kind == "embedder" else model.model.config
+    if cfg.get("model_type", config.model_type) != config.model_type:  # exports before 0.2 do not record it
+        raise ViewrankError(f"{spec} is a {config.model_type!r} model, but {folder} holds a {cfg['model_type']!r} graph")
+    # int8:DIR / binary:DIR wrap a dense embedder, whose config holds the token limit
+    target = getattr(model, "float_embedder", model).config if kind == "embedder" else model.model.config
     target.max_length = int(cfg["max_length"])
     return spec, kind, model, config

@@ -115,10 +115,31 @@ class Retriever(Protocol):
 
 
 class ExportConfig(Protocol):
-    """How one model type becomes a graph (``viewrank_register_export_configs``): the exporter
-    asks the config for the module to trace, its input and output names and dynamic axes."""
+    """How one model type becomes a graph (``viewrank_register_export_configs``, keyed by
+    ``model_type``). The exporter reads the ``model_type`` a loaded model reports, looks the config
+    up with ``host.export_config(model_type)`` and fits it to that model with :meth:`for_model`
+    (whose inputs depend on the backbone: ``token_type_ids`` or not); the fitted config gives the
+    module to trace, its input and output names and its dynamic axes."""
 
     model_type: str
+    #: ``"embedder"`` or ``"reranker"``: which runtime loads the exported graph
+    kind: str
+    #: graph input names, in the order ``graph(model).forward`` takes them
+    inputs: tuple[str, ...]
+    #: graph output names
+    outputs: tuple[str, ...]
+
+    def for_model(self, model: object) -> "ExportConfig":
+        """This config fitted to ``model`` (an object whose ``model_type`` is this config's)."""
+        ...
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """For each input and output name, its dynamic axes (``{0: "batch", 1: "sequence"}``)."""
+        ...
+
+    def graph(self, model: object) -> object:
+        """The ``torch.nn.Module`` (in eval mode) whose ``forward(*inputs)`` returns the outputs."""
+        ...
 
 
 class IndexCodec(Protocol):

@@ -23,13 +23,12 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
-    import torch
-
     from viewrank.exporters.verify import verify_export
     from viewrank.runs import atomic_write_text
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    report = verify_export(args.dir, args.model, args.variant, args.parity_data, args.parity_queries)
+    context.settings.apply_threads()
+    report = verify_export(args.dir, args.model, args.variant, args.parity_data, args.parity_queries,
+                           host=context.host)
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     gate = (report["gate_cpu"] or {}).get("int8_kernels", "unknown")

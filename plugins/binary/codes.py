@@ -21,6 +21,21 @@ from viewrank.errors import ViewrankError
 
 BINARY_NAME = "viewrank_binary.npz"
 THRESHOLDS = ("zero", "median", "itq")
+BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)  # np.packbits' (and faiss's) order: the first bit is the highest
+
+
+# The binary scheme, once, for numpy arrays (BinaryQuantizer) and torch tensors (the exported
+# graph, viewrank.exporters.graphs): bits = (x - shift) @ R > 0, packed 8 per byte.
+def binary_projection(x, shift, rotation):
+    """``(x - shift) @ rotation`` (no rotation: ``x - shift``); the sign of each value is a bit."""
+    z = x - shift
+    return z @ rotation if rotation is not None else z
+
+
+def pack_bits(bits, weights):
+    """0/1 bits ``(n, nbits)`` -> bytes ``(n, nbits / 8)``, first bit highest; ``weights``:
+    :data:`BIT_WEIGHTS` as an array of the same library. Same values as ``np.packbits(bits, axis=1)``."""
+    return (bits.reshape(bits.shape[0], -1, 8) * weights).sum(-1)
 
 
 @dataclass
@@ -58,8 +73,7 @@ class BinaryQuantizer:
             x = x[None]
         if x.shape[1] != self.dim:
             raise ViewrankError(f"binary quantiser calibrated for dim {self.dim}, got vectors of dim {x.shape[1]}")
-        z = x - self.shift
-        return z @ self.rotation if self.rotation is not None else z
+        return binary_projection(x, self.shift, self.rotation)
 
     def bits(self, x: np.ndarray) -> np.ndarray:
         return (self.project(x) > 0).astype(np.uint8)
@@ -68,7 +82,7 @@ class BinaryQuantizer:
         """Packed codes ``(n, nbits / 8)`` uint8, the input of a faiss binary index."""
         if self.nbits % 8:
             raise ViewrankError(f"binary codes need a multiple of 8 bits, got {self.nbits}")
-        return np.packbits(self.bits(x), axis=1)
+        return pack_bits(self.bits(x), np.asarray(BIT_WEIGHTS, dtype=np.int32)).astype(np.uint8)
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / BINARY_NAME

@@ -23,6 +23,7 @@ class QuantizedEmbedder:
         self.float_embedder = float_embedder
         self.quantizer = quantizer
         self.kind = "int8" if isinstance(quantizer, Int8Quantizer) else "binary"
+        self.model_type = self.kind  # the key of its export config (viewrank_register_export_configs)
         self.dim = quantizer.dim if self.kind == "int8" else quantizer.nbits // 8
 
     def embed(self, texts: Sequence[str], role: Role = "passage") -> np.ndarray:

@@ -19,6 +19,14 @@ from viewrank.errors import ViewrankError
 from viewrank.runs import atomic_write_text
 
 INT8_NAME = "viewrank_int8.json"
+INT8_OFFSET = 128  # signed int8 value = code - 128
+
+
+def int8_codes(x, lo, width, xp):
+    """The int8 scheme, once: faiss QT_8bit codes ``floor((x - lo) / width * 255)`` clipped to 0..255,
+    as floats. ``xp`` is the array module: ``numpy`` here (:meth:`Int8Quantizer.codes`), ``torch``
+    in the exported graph (:mod:`viewrank.exporters.graphs`), which then emits ``codes - 128`` as int8."""
+    return xp.clip(xp.floor((x - lo) / width * 255.0), 0.0, 255.0)
 
 
 @dataclass
@@ -53,13 +61,11 @@ class Int8Quantizer:
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         """uint8 codes 0..255 (faiss's layout)."""
-        x = self._check(x)
-        scaled = np.floor((x - self.lo) / (self.hi - self.lo) * 255.0)
-        return np.clip(scaled, 0, 255).astype(np.uint8)
+        return int8_codes(self._check(x), self.lo, self.hi - self.lo, np).astype(np.uint8)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """Signed int8 values (codes - 128)."""
-        return (self.codes(x).astype(np.int16) - 128).astype(np.int8)
+        return (self.codes(x).astype(np.int16) - INT8_OFFSET).astype(np.int8)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         codes = np.asarray(q).astype(np.float32) + (128.0 if np.asarray(q).dtype == np.int8 else 0.0)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.plugins.dense.pooling import POOLINGS, Pooling, pool
 from viewrank.specopts import apply_options, split_options
 from viewrank.savedir import save_pretrained_dir
 from viewrank.types import Role
 
-Pooling = Literal["mean", "cls", "last"]
-POOLINGS = ("mean", "cls", "last")
 CONFIG_NAME = "viewrank_dense.json"
 
 
@@ -85,22 +84,6 @@ class DenseConfig:
 parse_options = split_options
 
 
-def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
-    """Pool token states ``(B, T, H)`` to ``(B, H)``; ``last`` takes the last non-pad token."""
-    if pooling == "cls":
-        return hidden[:, 0]
-    if pooling == "mean":
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    if pooling == "last":
-        # works for right padding; with left padding the last column is the last token
-        if bool(mask[:, -1].all()):
-            return hidden[:, -1]
-        idx = mask.sum(1).long() - 1
-        return hidden[torch.arange(hidden.size(0), device=hidden.device), idx]
-    raise ViewrankError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
-
-
 def layer_list(model: torch.nn.Module) -> torch.nn.ModuleList:
     """The ModuleList of transformer blocks (BERT-like ``encoder.layer``, Llama-like ``layers``)."""
     for path in ("encoder.layer", "layers", "model.layers", "transformer.layer", "transformer.h", "h"):
@@ -143,6 +126,8 @@ def set_depth(model: torch.nn.Module, depth: int) -> None:
 
 class DenseEmbedder:
     """Embeds texts with a local encoder directory (no downloads)."""
+
+    model_type = "dense"  # the key of its export config (viewrank_register_export_configs)
 
     def __init__(self, model_dir: str | Path, config: DenseConfig | None = None, device: str | None = None) -> None:
         from transformers import AutoModel, AutoTokenizer

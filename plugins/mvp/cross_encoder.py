@@ -15,6 +15,8 @@ from viewrank.plugins.mvp.config import MVPConfig
 class CrossEncoder(BackboneHeadModel):
     """Scores each candidate on its own; trained with the same listwise loss and lists as MVP."""
 
+    model_type = "cross-encoder"  # the key of its export config (viewrank_register_export_configs)
+
     def __init__(self, backbone, tokenizer, config: MVPConfig, head: nn.Linear | None = None) -> None:
         super().__init__()
         self.backbone = backbone

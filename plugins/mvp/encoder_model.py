@@ -20,6 +20,8 @@ from viewrank.plugins.mvp.text import find_view_offset, format_inputs, view_toke
 
 
 class EncoderMVP(BackboneHeadModel):
+    model_type = "mvp-encoder"  # the key of its export config (viewrank_register_export_configs)
+
     def __init__(self, backbone, tokenizer, config: MVPConfig, head: AnchorDecoder | None = None) -> None:
         super().__init__()
         self.backbone = backbone

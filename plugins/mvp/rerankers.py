@@ -12,6 +12,8 @@ from viewrank.types import Candidate, Query, RankedList, ScoringReranker
 class ModelReranker(ScoringReranker):
     """All N candidates of a query scored in ONE forward pass of ``model`` (MVP or cross-encoder)."""
 
+    model_type = property(lambda self: self.model.model_type)  # the wrapped model's (export config key)
+
     def __init__(self, model) -> None:
         self.model = model
 

@@ -91,6 +91,8 @@ def read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
 
 
 class T5MVP(ListScorerBase):
+    model_type = "mvp-t5"  # the key of its export config (none is registered: not exportable yet)
+
     def __init__(self, t5, tokenizer, config: MVPConfig) -> None:
         super().__init__()
         self.t5 = t5  # transformers.T5Model (encoder, decoder, shared embeddings)

@@ -63,7 +63,7 @@ def warn_other_int8_kernels(config: dict, what: str) -> str | None:
     MLAS's integer GEMM differs by instruction set (VNNI or not, AMX): an int8 graph checked on
     one family computes slightly different numbers on another, which the gate did not see.
     """
-    from viewrank.exporters.cpu import cpu_info
+    from viewrank.plugins.onnx_runtime.cpu import cpu_info
 
     gate = (config.get("parity_cpu") or {}).get("int8_kernels")
     here = cpu_info()["int8_kernels"]
@@ -81,7 +81,7 @@ def load_config(model_dir: str | Path) -> dict:
     path = Path(model_dir) / CONFIG_NAME
     if not path.is_file():
         raise ViewrankError(f"{model_dir} is not an exported ONNX directory ({CONFIG_NAME} missing; "
-                            f"make one with `viewrank export onnx MODEL --out {model_dir}`)")
+                            f"make one with `viewrank export onnx MODEL --output {model_dir}`)")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -40,7 +40,7 @@ def test_embedder_export_writes_every_artifact(dense_export):
     assert cfg["dim"] == 24 and cfg["pooling"] == "mean" and cfg["max_length"] == 64  # Matryoshka dim baked in
     assert cfg["parity"]["fp32"]["passed"] and cfg["parity"]["int8"]["passed"]
     assert cfg["parity"]["fp32"]["min_kendall_tau"] >= 0.99 and cfg["parity"]["fp32"]["ndcg10_diff"] <= 0.002
-    assert not list(dense_export.parent.glob(".dense.partial-*"))
+    assert not list(dense_export.parent.glob(".dense.*"))  # staged_save's build folder is gone
     assert cfg["exporter"] == "torchscript" and cfg["opset"] == 17
     assert cfg["int8_weights"] == "s8-7bit"  # the default: no 16-bit saturation on CPUs without VNNI
     # the int8 variant is quantised from the graph fused for ONNX Runtime; model.onnx stays standard ONNX
@@ -194,12 +194,12 @@ def test_onnx_spec_errors_name_the_problem(tmp_path):
 
 
 def test_cli_export_and_unknown_format(tiny_dense, tmp_path):
-    cmd = [sys.executable, "-m", "viewrank", "export", "onnx", f"dense:{tiny_dense}", "--out", str(tmp_path / "x"),
+    cmd = [sys.executable, "-m", "viewrank", "export", "onnx", f"dense:{tiny_dense}", "--output", str(tmp_path / "x"),
            "--no-parity"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "x" / "model.onnx").is_file()
-    bad = subprocess.run([sys.executable, "-m", "viewrank", "export", "tflite", "dense", "--out", str(tmp_path / "y")],
+    bad = subprocess.run([sys.executable, "-m", "viewrank", "export", "tflite", "dense", "--output", str(tmp_path / "y")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "onnx" in bad.stderr
 

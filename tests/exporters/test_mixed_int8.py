@@ -42,7 +42,7 @@ def ce_auto(tiny_cross_encoder, tmp_path_factory):
 def test_plain_int8_of_the_tiny_cross_encoder_is_refused(tiny_cross_encoder, tmp_path):
     with pytest.raises(ViewrankError, match="parity gate failed.*int8"):
         export(f"cross-encoder:{tiny_cross_encoder}", tmp_path / "plain", int8=True)
-    assert not (tmp_path / "plain").exists() and not list(tmp_path.glob(".plain.partial-*"))
+    assert not (tmp_path / "plain").exists() and not list(tmp_path.glob(".plain.*"))
 
 
 def test_auto_search_keeps_the_most_sensitive_nodes_and_the_gate_passes(ce_auto):
@@ -181,9 +181,12 @@ def test_every_export_option_is_documented():
 
     from viewrank.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    flags = [f for action in sub.choices["export"]._actions for f in action.option_strings
-             if f.startswith("--") and f != "--help"]
+    def subcommand(parser, name):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+
+    onnx = subcommand(subcommand(build_parser(), "export"), "onnx")  # viewrank export onnx
+    flags = [f for action in onnx._actions for f in action.option_strings
+             if f.startswith("--") and f != "--help" and action.help != argparse.SUPPRESS]  # not deprecated aliases
     docs = (Path(__file__).resolve().parents[2] / "docs" / "export.md").read_text(encoding="utf-8")
     assert "--int8-keep-fp32" in flags and "--int8-smooth" in flags
     assert [f for f in flags if f"`{f}" not in docs and f"[{f}" not in docs] == []

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from viewrank.errors import ViewrankError
-from viewrank.exporters.cpu import cpu_info, int8_family
+from viewrank.plugins.onnx_runtime.cpu import cpu_info, int8_family
 from viewrank.exporters.parity import LexicalIndex, scifact_sample
 
 from .conftest import SCIFACT, export, needs_scifact

@@ -11,6 +11,7 @@ import pytest
 
 from viewrank.errors import ViewrankError
 from viewrank.exporters.verify import verify_export
+from viewrank.manager import get_host
 
 from .conftest import export, needs_scifact
 
@@ -23,7 +24,7 @@ def exported(tiny_dense, tmp_path_factory):
 
 
 def test_intact_export_passes_on_this_machine(exported, tmp_path):
-    report = verify_export(exported, parity_queries=3)
+    report = verify_export(exported, parity_queries=3, host=get_host())
     assert report["passed"] and report["failures"] == []
     assert set(report["reports"]) == {"fp32", "int8"} and report["reports"]["int8"]["passed"]
     assert report["gate_cpu"]["int8_kernels"] == report["cpu"]["int8_kernels"]
@@ -41,9 +42,9 @@ def test_damaged_file_is_named_before_any_gate(exported, tmp_path):
         fh.seek(100)
         fh.write(b"\x00\x01\x02")
     with pytest.raises(ViewrankError, match="model_int8.onnx: sha256 differs"):
-        verify_export(copy, parity_queries=3)
+        verify_export(copy, parity_queries=3, host=get_host())
     with pytest.raises(ViewrankError, match="no fp16 graph"):
-        verify_export(exported, variants=["fp16"], parity_queries=3)
+        verify_export(exported, variants=["fp16"], parity_queries=3, host=get_host())
 
 
 def test_another_model_fails_the_gate_with_exit_status_1(exported, tiny_dense, tmp_path):
@@ -75,7 +76,7 @@ def test_the_commands_sample_the_same_default_number_of_queries():
     from viewrank.exporters.verify import verify_export as verify
 
     parser = build_parser()
-    export_args = parser.parse_args(["export", "onnx", "dense", "--out", "x"])
+    export_args = parser.parse_args(["export", "onnx", "dense", "--output", "x"])
     verify_args = parser.parse_args(["verify-export", "x"])
     default = ExportOptions().parity_queries
     assert default == 100  # docs/export.md: 30 queries made the int8 nDCG@10 check a coin toss
