@@ -11,8 +11,8 @@ What gets assembled (cached under ``~/.cache/viewrank/opensearch/<version>``):
   installed offline in extendedPlugins order.
 
 The node binds 127.0.0.1 only, runs as a non-root user (OpenSearch refuses root), and keeps
-its data and logs in the cache folder. Version 2.19.1 runs on Java 17 (2.x needs the Java
-security manager, gone in Java 24+).
+its data and logs in the cache folder. Version 2.19.1 runs on Java 17-23 (2.x needs the Java
+security manager, gone in Java 24+); :func:`java_home` prefers the 17 it is tested on.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import subprocess
 import tempfile
 import time
 import zipfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from viewrank.adapters.java import find_java
 from viewrank.errors import ViewrankError
-from viewrank.runs import atomic_write_text
+from viewrank.runs import atomic_write_text, default_mode
+from viewrank.savedir import staged_save
 
 VERSION = "2.19.1"
 PLUGIN_VERSION = f"{VERSION}.0"
@@ -45,7 +46,9 @@ PLUGINS = [
     ("org.opensearch.plugin", "neural-search"),
 ]
 PAINLESS_JAR_PREFIXES = ("lang-painless-", "opensearch-scripting-painless-spi-", "antlr4-runtime-", "asm-")
-JAVA17 = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+JAVA_RANGE = (17, 23)  # the Java security manager 2.x needs is gone in 24
+JAVA_PREFERRED = 17  # the version the opensearch tests run on
+JAVA_HOME_ENV = "VIEWRANK_OPENSEARCH_JAVA_HOME"  # when set, the only JDK considered
 NODE_USER = "viewrank-os"
 
 PAINLESS_DESCRIPTOR = """description=An easy, safe and fast scripting language for OpenSearch
@@ -115,14 +118,10 @@ def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
 
 
 def java_home() -> Path:
-    env = os.environ.get("VIEWRANK_OPENSEARCH_JAVA_HOME")
-    home = Path(env) if env else JAVA17
-    if not (home / "bin" / "java").exists():
-        raise ViewrankError(
-            f"OpenSearch {VERSION} needs Java 17-23 and none was found at {home} "
-            "(install openjdk-17-jdk-headless or set VIEWRANK_OPENSEARCH_JAVA_HOME)"
-        )
-    return home
+    """The JDK the node runs on: ``$VIEWRANK_OPENSEARCH_JAVA_HOME``, else a Java 17-23 found by
+    :func:`viewrank.adapters.java.find_java` (17 preferred; the Pyserini adapter's 21+ is not asked)."""
+    return find_java(*JAVA_RANGE, prefer_major=JAVA_PREFERRED, override_env=JAVA_HOME_ENV,
+                     needed_by=f"OpenSearch {VERSION}").path
 
 
 def fetch(root: Path) -> dict[str, Path]:
@@ -146,21 +145,10 @@ def _mvn_copy(folder: Path, group: str, artifact: str, version: str, packaging: 
     return target
 
 
-@contextmanager
-def _staging(parent: Path, prefix: str):
-    """A temp folder in ``parent`` (same file system, so :func:`_publish` is a rename); removed after."""
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _publish(staged: Path, target: Path) -> None:
-    """Replace ``target`` by the finished ``staged`` folder."""
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(staged, target)
+def _executables(root: Path) -> list[Path]:
+    """Files under ``root`` with an execute bit, relative to it."""
+    return [p.relative_to(root) for p in root.rglob("*")
+            if p.is_file() and not p.is_symlink() and p.stat().st_mode & 0o111]
 
 
 def build_painless_module(dist: Path, version: str = VERSION) -> Path:
@@ -199,8 +187,8 @@ def prepare_djl(root: Path, data: Path) -> Path:
     zips = root / "zips"
     zips.mkdir(parents=True, exist_ok=True)
     torch_jar, jni_jar = _mvn_copy(zips, *DJL_TORCH), _mvn_copy(zips, *DJL_JNI)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _staging(target.parent, ".djl-") as staging:
+
+    def write(staging: Path) -> None:
         with zipfile.ZipFile(torch_jar) as zf:
             libs = [n for n in zf.namelist() if n.startswith("pytorch/cpu/linux-x86_64/") and not n.endswith("/")]
             if not libs:
@@ -210,8 +198,8 @@ def prepare_djl(root: Path, data: Path) -> Path:
         with zipfile.ZipFile(jni_jar) as zf:
             (staging / f"{DJL_ENGINE_VERSION}-libdjl_torch.so").write_bytes(zf.read("jnilib/linux-x86_64/cpu/libdjl_torch.so"))
         (staging / ".viewrank-ready").write_text(f"{DJL_TORCH[2]} + jni {DJL_JNI[2]}\n")
-        _publish(staging, target)
-    return target
+
+    return staged_save(target, write, replace=True)
 
 
 def assemble(root: Path | None = None) -> Path:
@@ -222,10 +210,16 @@ def assemble(root: Path | None = None) -> Path:
         return dist
     zips = fetch(root)
     jhome = java_home()
-    with _staging(root, ".assemble-") as staging_parent:
+    executables: list[Path] = []
+
+    def write(staged: Path) -> None:
+        unpacked = staged / ".unpacked"
         with zipfile.ZipFile(zips["core"]) as zf:
-            zf.extractall(staging_parent)
-        staged = next(staging_parent.glob("opensearch-*"))
+            zf.extractall(unpacked)
+        top = next(unpacked.glob("opensearch-*"))  # the zip's one top folder becomes the distribution
+        for entry in top.iterdir():
+            os.replace(entry, staged / entry.name)
+        shutil.rmtree(unpacked)
         for script in (staged / "bin").iterdir():
             script.chmod(0o755)
         build_painless_module(staged)
@@ -233,8 +227,14 @@ def assemble(root: Path | None = None) -> Path:
         for _group, artifact in PLUGINS:
             _run([str(staged / "bin" / "opensearch-plugin"), "install", "--batch", zips[artifact].resolve().as_uri()],
                  f"installing {artifact}", env=env)
-        (staged / ".viewrank-assembled").write_text(VERSION)
-        _publish(staged, dist)
+        executables.extend(_executables(staged))
+
+    # staged_save gives every file the umask's plain file mode: the scripts get their execute bits
+    # back before the marker that says "assembled" is written, last.
+    staged_save(dist, write, replace=True)
+    for rel in executables:
+        (dist / rel).chmod(default_mode(directory=True))
+    atomic_write_text(dist / ".viewrank-assembled", VERSION)
     return dist
 
 

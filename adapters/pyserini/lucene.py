@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from viewrank.adapters.pyserini.java import ensure_java
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
 from viewrank.runs import atomic_write_text
+from viewrank.savedir import staged_save
 from viewrank.types import Query
 
 INDEX_META = "viewrank_index.json"
@@ -38,8 +38,8 @@ def check_index(index_dir: str | Path) -> Path:
 def build_index(dataset_dir: str | Path, index_dir: str | Path, threads: int = 2, force: bool = False) -> Path:
     """Index a BEIR corpus (contents = title + " " + text) with Pyserini's Lucene indexer.
 
-    The index is built in a temporary folder beside ``index_dir`` and renamed into place, so
-    an interrupted build never leaves a half index behind.
+    The index is built in a temporary folder beside ``index_dir`` and swapped into place
+    (:func:`viewrank.savedir.staged_save`), so an interrupted build never leaves a half index behind.
     """
     dataset = BeirDataset(dataset_dir)
     out = Path(index_dir)
@@ -58,23 +58,23 @@ def build_index(dataset_dir: str | Path, index_dir: str | Path, threads: int = 2
                 n += 1
         if n == 0:
             raise ViewrankError(f"{dataset.corpus_path} holds no documents")
-        staging = Path(tmp) / "index"
-        cmd = [
-            sys.executable, "-m", "pyserini.index.lucene", "--collection", "JsonCollection",
-            "--input", str(collection), "--index", str(staging), "--generator", "DefaultLuceneDocumentGenerator",
-            "--threads", str(threads), "--storeRaw",
-        ]
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-        if proc.returncode != 0 or not any(staging.glob("segments_*")):
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise ViewrankError(f"Pyserini's indexer failed (exit {proc.returncode}) on {dataset.corpus_path}:\n{tail}")
-        meta = {"dataset": str(Path(dataset_dir).resolve()), "documents": n, "contents": "title + ' ' + text",
-                "java": str(java.path), "seconds": round(time.perf_counter() - started, 2)}
-        atomic_write_text(staging / INDEX_META, json.dumps(meta, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
+
+        def write(staging: Path) -> None:
+            cmd = [
+                sys.executable, "-m", "pyserini.index.lucene", "--collection", "JsonCollection",
+                "--input", str(collection), "--index", str(staging), "--generator", "DefaultLuceneDocumentGenerator",
+                "--threads", str(threads), "--storeRaw",
+            ]
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+            if proc.returncode != 0 or not any(staging.glob("segments_*")):
+                tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+                raise ViewrankError(f"Pyserini's indexer failed (exit {proc.returncode}) on {dataset.corpus_path}:\n{tail}")
+            meta = {"dataset": str(Path(dataset_dir).resolve()), "documents": n, "contents": "title + ' ' + text",
+                    "java": str(java.path), "seconds": round(time.perf_counter() - started, 2)}
+            atomic_write_text(staging / INDEX_META, json.dumps(meta, indent=2))
+
+        staged_save(out, write, replace=True)
     return out
 
 

@@ -171,6 +171,7 @@ def test_malformed_corpus_and_empty_query(tmp_path):
     proc = run_cli("index", "--dataset", str(root), "--index", str(tmp_path / "idx"))
     assert proc.returncode == 2 and "corpus.jsonl:2: malformed JSON" in proc.stderr
     assert not (tmp_path / "idx").exists() and not list(tmp_path.glob(".viewrank-index-*"))
+    assert not list(tmp_path.glob(".idx.*"))  # nor a staged index folder (viewrank.savedir.staged_save)
     root2 = write_beir(tmp_path / "emptyq", queries=[{"_id": "q1", "text": ""}], qrels=[("q1", "d1")])
     run_cli("index", "--dataset", str(root2), "--index", str(tmp_path / "idx2"), check=True)
     proc = run_cli("rerank", "--index", str(tmp_path / "idx2"), "--dataset", str(root2), "--output", str(tmp_path / "r"))
