@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -143,10 +144,55 @@ class ExportConfig(Protocol):
 
 
 class IndexCodec(Protocol):
-    """Turns float passage vectors into stored codes and searches them
-    (``viewrank_register_index_codecs``)."""
+    """Turns float passage vectors into stored codes and says how they are searched
+    (``viewrank_register_index_codecs``; ``float``, ``int8`` and ``binary`` are built in).
+
+    A codec owns the files of a dense index folder except ``docid`` and the metadata JSON:
+    :meth:`write` fits what it needs on the corpus vectors (int8 ranges, binary thresholds or a
+    rotation), computes the codes and writes them as the faiss file ``index`` (row ``i`` = id ``i``)
+    beside its own files; :meth:`open` loads those back for search. ``metric`` says how ``index``
+    is searched, so a search adapter picks its searcher without knowing the codec:
+
+    - ``"ip"``: a faiss index (``faiss.read_index``) scored by inner product with the projected
+      float query (``IndexFlatIP`` for float, ``IndexScalarQuantizer`` QT_8bit for int8);
+    - ``"hamming"``: a faiss binary index (``faiss.read_index_binary``) searched by Hamming distance
+      from the sign of the projected query; the candidates may then be rescored
+      (:meth:`IndexCodecReader.rescore`).
+    """
 
     name: str
+    metric: Literal["ip", "hamming"]
+    #: the keyword options :meth:`write` takes, with their defaults (checked before any encoding)
+    options: Mapping[str, Any]
+
+    def write(self, vectors: np.ndarray, folder: Path, **options: Any) -> dict[str, Any]:
+        """Write the codes of ``vectors`` (float32, one row per document) into ``folder`` and return
+        what the index metadata records about them (JSON values)."""
+        ...
+
+    def open(self, folder: Path, meta: Mapping[str, Any]) -> "IndexCodecReader":
+        """Load what :meth:`write` stored in ``folder`` (``meta``: the index metadata)."""
+        ...
+
+
+class IndexCodecReader(Protocol):
+    """An opened index's codec: the query side of search.
+
+    ``rescore_store`` names the vectors :meth:`rescore` reads (``"float32"``, ``"int8"``), or is
+    None when the index keeps none; then only the codes rank (for ``hamming``: the Hamming order,
+    or the float query against the +-1 codes)."""
+
+    rescore_store: str | None
+
+    def project(self, queries: np.ndarray) -> np.ndarray:
+        """Float query vectors -> what the index is searched with: the vectors to score by inner
+        product (``ip``), or the real values whose sign is the query's code (``hamming``)."""
+        ...
+
+    def rescore(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Scores of the candidates ``ids`` (in that order) for one float query, from the vectors
+        stored beside the index; only called when ``rescore_store`` is not None."""
+        ...
 
 
 class ScoringReranker:

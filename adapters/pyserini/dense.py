@@ -1,12 +1,13 @@
 """Pyserini encoders backed by any registered embedder, and faiss indexes in Pyserini's layout.
 
 An index folder holds what Pyserini's searchers read (``index``: a faiss index; ``docid``: one
-document id a line, line ``i`` = faiss id ``i``) plus viewrank's metadata:
-- ``viewrank_dense_index.json``: the embedder spec, the kind (``float`` / ``int8`` / ``binary``),
-  sizes and encoding speed;
-- ``viewrank_int8.json``: int8 calibration ranges (``int8`` indexes, and ``binary`` rescoring);
-- ``viewrank_binary.npz``: binary thresholds / rotation (``binary``);
-- ``rescore.npy``: per-document vectors for rescoring binary candidates (float32 or int8 codes).
+document id a line, line ``i`` = faiss id ``i``) plus viewrank's metadata,
+``viewrank_dense_index.json`` (the embedder spec, the codec, sizes and encoding speed), and
+whatever the index codec stores beside ``index`` (:class:`viewrank.types.IndexCodec`): the
+``int8`` codec its calibration ranges (``viewrank_int8.json``), the ``binary`` codec its
+thresholds / rotation (``viewrank_binary.npz``) and the vectors that rescore Hamming candidates
+(``rescore.npy``). Codecs are looked up by name in the plugin host (``viewrank_register_index_codecs``):
+``float`` comes with this adapter, ``int8`` and ``binary`` with the ``binary`` plugin.
 
 Binary indexes are ``IndexBinaryIDMap`` with integer ids (``BinaryDenseFaissSearcher`` needs
 them); the ``docid`` file maps them back to the collection's string ids.
@@ -16,25 +17,24 @@ Pyserini is imported lazily, after :func:`ensure_java` (importing it starts a JV
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from viewrank.adapters.pyserini import host_or_new
 from viewrank.adapters.pyserini.java import ensure_java
 from viewrank.errors import ViewrankError
-from viewrank.plugins.binary.codes import BinaryQuantizer
-from viewrank.plugins.binary.int8 import Int8Quantizer
 from viewrank.runs import atomic_write_text
+from viewrank.savedir import staged_save
+
+if TYPE_CHECKING:
+    from viewrank.manager import PluginHost
+    from viewrank.types import IndexCodec
 
 META_NAME = "viewrank_dense_index.json"
-RESCORE_NAME = "rescore.npy"
-KINDS = ("float", "int8", "binary")
-RESCORE = ("int8", "float", "none")
+DEFAULT_CODEC = "float"
 
 _CLASSES: dict[str, type] = {}
 
@@ -48,14 +48,18 @@ def encoder_classes() -> tuple[type, type]:
         class EmbedderQueryEncoder(QueryEncoder):
             """A Pyserini ``QueryEncoder`` over any viewrank embedder.
 
-            With a ``binary`` quantiser, :meth:`encode` returns ``{"dense", "sparse"}`` as
-            ``BinaryDenseFaissSearcher`` expects: ``sparse``'s sign is the query's code.
-            Vectors are memoised by text, so a batch encoded once is not encoded again.
+            ``project`` maps the embedder's float vectors to what the index is searched with (an
+            index codec's :meth:`~viewrank.types.IndexCodecReader.project`). With ``binary=True``
+            :meth:`encode` returns ``{"dense", "sparse"}`` as ``BinaryDenseFaissSearcher`` expects:
+            ``sparse``'s sign is the query's code. Vectors are memoised by text, so a batch
+            encoded once is not encoded again.
             """
 
-            def __init__(self, embedder: Any, binary: BinaryQuantizer | None = None) -> None:
+            def __init__(self, embedder: Any, project: Callable[[np.ndarray], np.ndarray] | None = None,
+                         binary: bool = False) -> None:
                 super().__init__()
                 self.embedder = embedder
+                self.project = project
                 self.binary = binary
                 self.has_model = True
                 self._memo: dict[str, np.ndarray] = {}
@@ -70,11 +74,11 @@ def encoder_classes() -> tuple[type, type]:
 
             def encode_batch(self, queries: Sequence[str]) -> np.ndarray:
                 vecs = self.float_batch(queries)
-                return self.binary.project(vecs) if self.binary is not None else vecs
+                return self.project(vecs) if self.project is not None else vecs
 
             def encode(self, query: str, **_: Any):
                 vec = self.encode_batch([query])[0]
-                if self.binary is not None:
+                if self.binary:
                     return {"dense": vec, "sparse": vec}
                 return vec
 
@@ -94,8 +98,13 @@ def encoder_classes() -> tuple[type, type]:
     return _CLASSES["query"], _CLASSES["document"]
 
 
-def query_encoder(embedder: Any, binary: BinaryQuantizer | None = None) -> Any:
-    return encoder_classes()[0](embedder, binary)
+def query_encoder(embedder: Any, binary: Any = None, *, project: Callable[[np.ndarray], np.ndarray] | None = None) -> Any:
+    """A Pyserini ``QueryEncoder`` over ``embedder``. ``binary``: anything with ``project(vectors)``
+    whose sign is the code (a binary codec's reader, a ``BinaryQuantizer``), for
+    ``BinaryDenseFaissSearcher``; ``project``: a transform of the float queries for ``FaissSearcher``."""
+    if binary is not None:
+        return encoder_classes()[0](embedder, binary.project, binary=True)
+    return encoder_classes()[0](embedder, project)
 
 
 def document_encoder(embedder: Any) -> Any:
@@ -120,31 +129,34 @@ def encode_corpus(embedder: Any, dataset_dir: str | Path, batch_size: int = 256)
     return [d.docid for d in docs], np.concatenate(chunks).astype(np.float32), time.perf_counter() - started
 
 
+def resolve_codec(codec: "IndexCodec | str", host: "PluginHost | None" = None, options: dict | None = None) -> "IndexCodec":
+    """A codec object as given, or the one ``host`` registered under that name; ``options`` it
+    does not take are an error (raised before any encoding)."""
+    if isinstance(codec, str):
+        codec = host_or_new(host).codec(codec)
+    unknown = sorted(set(options or {}) - set(getattr(codec, "options", {})))
+    if unknown:
+        takes = ", ".join(sorted(getattr(codec, "options", {}))) or "none"
+        raise ViewrankError(f"the {codec.name} codec has no option {', '.join(unknown)} (its options: {takes})")
+    return codec
+
+
 def write_index(
     vectors: np.ndarray,
     docids: Sequence[str],
     out_dir: str | Path,
-    kind: str = "float",
+    codec: "IndexCodec | str" = DEFAULT_CODEC,
     meta: dict | None = None,
-    binary_method: str = "itq",
-    rescore: str = "int8",
-    binary: BinaryQuantizer | None = None,
+    *,
     force: bool = False,
-    idmap: bool = True,
+    host: "PluginHost | None" = None,
+    **options: Any,
 ) -> Path:
-    """Write a Pyserini-layout faiss index of ``vectors`` (built beside ``out_dir``, renamed in).
+    """Write a Pyserini-layout faiss index of ``vectors`` (staged beside ``out_dir``, swapped in).
 
-    Binary indexes are ``IndexBinaryIDMap`` (8 bytes of id per document on top of the codes; what
-    Pyserini's asymmetric rescoring needs) unless ``idmap=False``: a plain ``IndexBinaryFlat``
-    whose positions are the integer ids (codes only: 32x smaller than float32).
-    ``binary_method="ste"`` trains a projection label-free (corpus vectors as pseudo-queries).
+    ``codec``: an :class:`~viewrank.types.IndexCodec` or a name registered in ``host``; ``options``
+    go to its ``write`` (the ``binary`` codec's: ``binary_method``, ``binary``, ``rescore``, ``idmap``).
     """
-    import faiss
-
-    if kind not in KINDS:
-        raise ViewrankError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if rescore not in RESCORE:
-        raise ViewrankError(f"unknown rescore store {rescore!r}; choose one of {', '.join(RESCORE)}")
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2 or len(x) != len(docids):
         raise ViewrankError(f"{len(docids)} docids but vectors of shape {x.shape}")
@@ -154,54 +166,19 @@ def write_index(
     out = Path(out_dir)
     if out.exists() and not force:
         raise ViewrankError(f"index {out} already exists (pass --force to rebuild it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    codec = resolve_codec(codec, host, options)
     info = dict(meta or {})
-    info.update({"kind": kind, "documents": len(docids), "dim": int(x.shape[1])})
-    with tempfile.TemporaryDirectory(prefix=".viewrank-faiss-", dir=out.parent) as tmp:
-        stage = Path(tmp) / "index_dir"
-        stage.mkdir()
-        if kind == "float":
-            index = faiss.IndexFlatIP(x.shape[1])
-            index.add(x)
-            faiss.write_index(index, str(stage / "index"))
-        elif kind == "int8":
-            quant = Int8Quantizer.calibrate(x)
-            quant.save(stage)
-            index = quant.faiss_index()
-            index.add(x)
-            faiss.write_index(index, str(stage / "index"))
-        else:
-            if binary is None and binary_method == "ste":
-                from viewrank.plugins.binary.ste import train_ste_codes
+    info.update({"kind": codec.name, "codec": codec.name, "documents": len(docids), "dim": int(x.shape[1])})
 
-                sample = x[np.random.default_rng(0).permutation(len(x))[:2000]]
-                binary = train_ste_codes(sample, sample, [(i, i) for i in range(len(sample))], x, contrastive_weight=0.0)
-            quant_b = binary or BinaryQuantizer.calibrate(x, binary_method)
-            quant_b.save(stage)
-            codes = quant_b.pack(x)
-            if idmap:
-                index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(quant_b.nbits))
-                index.add_with_ids(codes, np.arange(len(x), dtype=np.int64))
-            else:
-                index = faiss.IndexBinaryFlat(quant_b.nbits)
-                index.add(codes)
-            faiss.write_index_binary(index, str(stage / "index"))
-            info.update({"nbits": quant_b.nbits, "binary_method": quant_b.method, "rescore": rescore, "idmap": idmap})
-            if rescore == "float":
-                np.save(stage / RESCORE_NAME, x)
-            elif rescore == "int8":
-                q8 = Int8Quantizer.calibrate(x)
-                q8.save(stage)
-                np.save(stage / RESCORE_NAME, q8.quantize(x))
+    def write(stage: Path) -> None:
+        info.update(codec.write(x, stage, **options))
+        if not (stage / "index").is_file():
+            raise ViewrankError(f"the {codec.name} codec wrote no 'index' file")
         atomic_write_text(stage / "docid", "".join(f"{d}\n" for d in docids))
         info["index_bytes"] = (stage / "index").stat().st_size
-        if (stage / RESCORE_NAME).exists():
-            info["rescore_bytes"] = (stage / RESCORE_NAME).stat().st_size
         atomic_write_text(stage / META_NAME, json.dumps(info, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(stage, out)
-    return out
+
+    return staged_save(out, write, replace=True)
 
 
 def read_meta(index_dir: str | Path) -> dict:
@@ -209,30 +186,35 @@ def read_meta(index_dir: str | Path) -> dict:
     if not (Path(index_dir) / "index").is_file():
         raise ViewrankError(f"{index_dir} is not a dense index (no 'index' file); build it with `viewrank encode`")
     if not path.is_file():
-        return {"kind": "float"}  # a plain Pyserini faiss index
-    return json.loads(path.read_text(encoding="utf-8"))
+        return {"kind": "float", "codec": "float"}  # a plain Pyserini faiss index
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta.setdefault("codec", meta.get("kind", "float"))  # indexes written before codecs record only the kind
+    return meta
 
 
 def build_index(
     embedder_spec: str,
     dataset_dir: str | Path,
     out_dir: str | Path,
-    kind: str = "float",
-    binary_method: str = "itq",
-    rescore: str = "int8",
+    codec: "IndexCodec | str" = DEFAULT_CODEC,
+    *,
     force: bool = False,
-    idmap: bool = True,
+    host: "PluginHost | None" = None,
+    **options: Any,
 ) -> Path:
-    """``viewrank encode``: embed a BEIR corpus with a registered embedder and index it."""
-    from viewrank.manager import get_host
+    """``viewrank encode``: embed a BEIR corpus with a registered embedder and index it with ``codec``.
 
+    The codec is looked up first, so an unknown (or disabled) codec fails before any encoding.
+    """
     out = Path(out_dir)
     if out.exists() and not force:
         raise ViewrankError(f"index {out} already exists (pass --force to rebuild it)")
-    embedder = get_host().embedder(embedder_spec)
+    host = host_or_new(host)
+    codec = resolve_codec(codec, host, options)
+    embedder = host.embedder(embedder_spec)
     if getattr(embedder, "kind", None) in ("int8", "binary"):
-        raise ViewrankError(f"{embedder_spec!r} already quantises; index a float embedder with --int8 / --binary instead")
+        raise ViewrankError(f"{embedder_spec!r} already quantises; index a float embedder with --codec int8 / binary instead")
     docids, vectors, seconds = encode_corpus(embedder, dataset_dir)
     meta = {"embedder": embedder_spec, "dataset": str(Path(dataset_dir).resolve()),
             "encode_seconds": round(seconds, 2), "docs_per_second": round(len(docids) / max(seconds, 1e-9), 2)}
-    return write_index(vectors, docids, out, kind, meta, binary_method, rescore, force=True, idmap=idmap)
+    return write_index(vectors, docids, out, codec, meta, force=True, **options)

@@ -1,5 +1,6 @@
-"""The Pyserini adapter's plugin: the ``bm25`` retriever and the ``index``, ``rerank``, ``encode``
-and ``search`` commands."""
+"""The Pyserini adapter's plugin: the ``bm25`` retriever, the ``float`` index codec (``int8`` and
+``binary`` come from the ``binary`` plugin) and the ``index``, ``rerank``, ``encode`` and ``search``
+commands."""
 
 from __future__ import annotations
 
@@ -31,6 +32,19 @@ def make_bm25(arg: str | None):
 def viewrank_register_retrievers(registry):
     registry.add("bm25", make_bm25, arg_help="INDEX[@corpus=DIR]",
                  description="Pyserini BM25 (k1 0.9, b 0.4); with corpus=DIR the index is built when absent")
+
+
+def make_float_codec(arg: str | None):
+    from viewrank.adapters.pyserini.codecs import FloatCodec
+
+    if arg is not None:
+        raise ViewrankError(f"the float codec takes no argument (got float:{arg})")
+    return FloatCodec()
+
+
+@hookimpl
+def viewrank_register_index_codecs(registry):
+    registry.add("float", make_float_codec, description="faiss IndexFlatIP of the float32 vectors (exact inner product)")
 
 
 @hookimpl

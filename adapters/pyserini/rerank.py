@@ -6,14 +6,18 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from tqdm.auto import tqdm
 
+from viewrank.adapters.pyserini import host_or_new
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
 from viewrank.runs import RunWriter
 from viewrank.types import Candidate, Query, RankedList, Reranker, ScoredDoc
+
+if TYPE_CHECKING:
+    from viewrank.manager import PluginHost
 
 
 def hits_to_candidates(searcher: Any, hits: Sequence[Any]) -> list[Candidate]:
@@ -32,17 +36,18 @@ def hits_to_candidates(searcher: Any, hits: Sequence[Any]) -> list[Candidate]:
     return out
 
 
-def rerank_hits(searcher: Any, query: str | Query, hits: Sequence[Any], reranker: Reranker | str) -> RankedList:
+def rerank_hits(searcher: Any, query: str | Query, hits: Sequence[Any], reranker: Reranker | str,
+                host: "PluginHost | None" = None) -> RankedList:
     """Rerank one query's Pyserini hits; for use in your own Pyserini scripts.
 
     ``searcher`` is a ``LuceneSearcher`` (texts come from its stored raw documents), ``hits``
     what its ``search`` returned, ``reranker`` a reranker object or a registered spec such as
-    ``"bi-encoder"`` or ``"mvp:models/mvp-minilm"``.
+    ``"bi-encoder"`` or ``"mvp:models/mvp-minilm"``, looked up in ``host`` (default: a new host
+    with the installed plugins; a script reranking many queries passes a reranker object instead,
+    so the model loads once).
     """
     if isinstance(reranker, str):
-        from viewrank.manager import get_host
-
-        reranker = get_host().reranker(reranker)
+        reranker = host_or_new(host).reranker(reranker)
     q = query if isinstance(query, Query) else Query("q", query)
     if not q.text.strip():
         raise ViewrankError("empty query text")

@@ -8,19 +8,27 @@
   estimator (:mod:`viewrank.plugins.binary.ste`).
 Bits are packed 8 per byte (``np.packbits``), the layout of faiss binary indexes: 384 float32
 dimensions (1,536 bytes) become 48 bytes, 32x smaller.
+
+:class:`BinaryCodec` is the ``binary`` index codec (``viewrank encode --codec binary``): the codes in
+a faiss binary index, searched by Hamming distance, candidates optionally rescored with vectors
+stored beside it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
 from viewrank.errors import ViewrankError
+from viewrank.plugins.binary.int8 import INDEX_FILE, Int8Quantizer, codec_options
 
 BINARY_NAME = "viewrank_binary.npz"
 THRESHOLDS = ("zero", "median", "itq")
+RESCORE_NAME = "rescore.npy"
+RESCORE = ("float", "int8", "none")
 BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)  # np.packbits' (and faiss's) order: the first bit is the highest
 
 
@@ -98,7 +106,7 @@ class BinaryQuantizer:
     def load(cls, directory: str | Path) -> "BinaryQuantizer":
         path = Path(directory) / BINARY_NAME
         if not path.is_file():
-            raise ViewrankError(f"{path} is missing: calibrate binary thresholds first (viewrank encode --binary writes it)")
+            raise ViewrankError(f"{path} is missing: calibrate binary thresholds first (viewrank encode --codec binary writes it)")
         data = np.load(path)
         rot = data["rotation"] if "rotation" in data.files else None
         return cls(data["shift"].astype(np.float32), None if rot is None else rot.astype(np.float32), str(data["method"]))
@@ -125,3 +133,87 @@ def hamming_scores(q_codes: np.ndarray, d_codes: np.ndarray) -> np.ndarray:
     for i, q in enumerate(q_codes):
         out[i] = -table[np.bitwise_xor(d_codes, q)].sum(1)
     return out
+
+
+class BinaryCodec:
+    """``binary``: one bit per dimension (:class:`BinaryQuantizer`, saved as ``viewrank_binary.npz``)
+    in a faiss binary index, searched by Hamming distance from the query's code.
+
+    Options (:meth:`write`): ``binary_method`` (``itq``, the default; ``median``, ``zero``, or
+    ``ste``: a projection trained label-free, corpus vectors as pseudo-queries), ``binary`` (an
+    already fitted :class:`BinaryQuantizer`, which wins over ``binary_method``), ``rescore``
+    (``float``, the default: the float32 vectors in ``rescore.npy``; ``int8``: int8 codes there plus
+    their ranges; ``none``) and ``idmap`` (True: ``IndexBinaryIDMap``, the 8-byte ids Pyserini's
+    asymmetric rescoring needs; False: a plain ``IndexBinaryFlat``, codes only, 32x smaller than float).
+    """
+
+    name = "binary"
+    metric = "hamming"
+    options = {"binary_method": "itq", "binary": None, "rescore": "float", "idmap": True}
+
+    def write(self, vectors: np.ndarray, folder: Path, **options: Any) -> dict[str, Any]:
+        import faiss
+
+        opts = codec_options(self.name, options, self.options)
+        rescore, quant, folder = opts["rescore"], opts["binary"], Path(folder)
+        if rescore not in RESCORE:
+            raise ViewrankError(f"unknown rescore store {rescore!r}; choose one of {', '.join(RESCORE)}")
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        if quant is None and opts["binary_method"] == "ste":
+            from viewrank.plugins.binary.ste import train_ste_codes
+
+            sample = x[np.random.default_rng(0).permutation(len(x))[:2000]]
+            quant = train_ste_codes(sample, sample, [(i, i) for i in range(len(sample))], x, contrastive_weight=0.0)
+        quant = quant or BinaryQuantizer.calibrate(x, opts["binary_method"])
+        quant.save(folder)
+        codes = quant.pack(x)
+        if opts["idmap"]:
+            index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(quant.nbits))
+            index.add_with_ids(codes, np.arange(len(x), dtype=np.int64))
+        else:
+            index = faiss.IndexBinaryFlat(quant.nbits)
+            index.add(codes)
+        faiss.write_index_binary(index, str(folder / INDEX_FILE))
+        meta: dict[str, Any] = {"nbits": quant.nbits, "binary_method": quant.method, "rescore": rescore,
+                                "idmap": bool(opts["idmap"])}
+        if rescore == "float":
+            np.save(folder / RESCORE_NAME, x)
+        elif rescore == "int8":
+            q8 = Int8Quantizer.calibrate(x)
+            q8.save(folder)
+            np.save(folder / RESCORE_NAME, q8.quantize(x))
+        if (folder / RESCORE_NAME).exists():
+            meta["rescore_bytes"] = (folder / RESCORE_NAME).stat().st_size
+        return meta
+
+    def open(self, folder: Path, meta: Mapping[str, Any]) -> "BinaryReader":
+        return BinaryReader(Path(folder))
+
+
+class BinaryReader:
+    """A binary index's query side: the query's pre-binarisation values, and rescoring from
+    ``rescore.npy`` (memory-mapped: only the candidates' rows are read)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.quantizer = BinaryQuantizer.load(folder)
+        path = folder / RESCORE_NAME
+        self._store = np.load(path, mmap_mode="r") if path.is_file() else None
+        self._dequantize = (Int8Quantizer.load(folder).dequantize
+                            if self._store is not None and self._store.dtype == np.int8 else None)
+        #: what :meth:`rescore` reads (``float32`` / ``int8`` vectors), None when the index keeps none
+        self.rescore_store = None if self._store is None else str(self._store.dtype)
+
+    def project(self, queries: np.ndarray) -> np.ndarray:
+        return self.quantizer.project(queries)
+
+    def rescore(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Float ``query`` x stored vectors of ``ids`` (in the order given)."""
+        if self._store is None:
+            raise ViewrankError("this binary index keeps no rescore vectors (encoded with rescore none)")
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")  # read the memory map in file order
+        rows = self._store[ids[order]]
+        vecs = np.asarray(rows, dtype=np.float32) if self._dequantize is None else self._dequantize(rows)
+        scores = np.empty(len(ids), dtype=np.float32)
+        scores[order] = vecs @ np.asarray(query, dtype=np.float32)
+        return scores

@@ -5,6 +5,9 @@ quantises the same way as in a batch of thousands and never collapses to zeros. 
 faiss's ``QT_8bit`` scalar quantiser (code ``c`` in 0..255 decodes to ``lo + (c + 0.5) / 255 *
 (hi - lo)``), so a faiss ``IndexScalarQuantizer`` built by :meth:`faiss_index` scores exactly
 like :meth:`dequantize`. Signed int8 values are ``c - 128``.
+
+:class:`Int8Codec` is the ``int8`` index codec (``viewrank encode --codec int8``): such a faiss index
+of the corpus, searched by inner product with float queries.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -89,6 +93,55 @@ class Int8Quantizer:
     def load(cls, directory: str | Path) -> "Int8Quantizer":
         path = Path(directory) / INT8_NAME
         if not path.is_file():
-            raise ViewrankError(f"{path} is missing: calibrate int8 ranges first (viewrank encode --int8 writes it)")
+            raise ViewrankError(f"{path} is missing: calibrate int8 ranges first (viewrank encode --codec int8 writes it)")
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(np.asarray(data["lo"], np.float32), np.asarray(data["hi"], np.float32))
+
+
+INDEX_FILE = "index"  # the faiss file of a dense index folder (Pyserini's layout)
+
+
+def codec_options(codec: str, given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``defaults`` updated with ``given``; an option the codec does not take is an error."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        takes = ", ".join(sorted(defaults)) or "none"
+        raise ViewrankError(f"the {codec} codec has no option {', '.join(unknown)} (its options: {takes})")
+    return {**defaults, **given}
+
+
+class FloatQueries:
+    """The reader of an inner-product codec: float queries are searched as they are, no rescoring."""
+
+    rescore_store = None
+
+    def project(self, queries: np.ndarray) -> np.ndarray:
+        return np.asarray(queries, dtype=np.float32)
+
+    def rescore(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        raise ViewrankError("this index keeps no vectors to rescore with")
+
+
+class Int8Codec:
+    """``int8``: per-dimension ranges calibrated on the corpus (``viewrank_int8.json``) and a faiss
+    ``IndexScalarQuantizer`` QT_8bit with exactly those ranges (4x smaller than float32), searched
+    by inner product with the float query. No options."""
+
+    name = "int8"
+    metric = "ip"
+    options: dict[str, Any] = {}
+
+    def write(self, vectors: np.ndarray, folder: Path, **options: Any) -> dict[str, Any]:
+        import faiss
+
+        codec_options(self.name, options, self.options)
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        quant = Int8Quantizer.calibrate(x)
+        quant.save(folder)
+        index = quant.faiss_index()
+        index.add(x)
+        faiss.write_index(index, str(Path(folder) / INDEX_FILE))
+        return {}
+
+    def open(self, folder: Path, meta: Mapping[str, Any]) -> FloatQueries:
+        return FloatQueries()

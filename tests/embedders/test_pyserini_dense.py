@@ -22,6 +22,14 @@ def java():
 
 
 @pytest.fixture(scope="module")
+def host():
+    """The plugin host the adapter looks embedders and index codecs up in (as a command passes its own)."""
+    from viewrank.manager import PluginHost
+
+    return PluginHost()
+
+
+@pytest.fixture(scope="module")
 def embedder(tiny_bert):
     from viewrank.plugins.dense.embedder import DenseEmbedder
 
@@ -29,12 +37,14 @@ def embedder(tiny_bert):
 
 
 @pytest.fixture(scope="module")
-def indexes(tiny_bert, emb_dataset, tmp_path_factory):
+def indexes(tiny_bert, emb_dataset, tmp_path_factory, host):
     from viewrank.adapters.pyserini.dense import build_index
 
     root = tmp_path_factory.mktemp("dense-idx")
     spec = f"dense:{tiny_bert}"
-    return {kind: build_index(spec, emb_dataset, root / kind, kind=kind, rescore="float") for kind in ("float", "int8", "binary")}
+    options = {"binary": {"rescore": "float"}}  # the other codecs take no option
+    return {kind: build_index(spec, emb_dataset, root / kind, kind, host=host, **options.get(kind, {}))
+            for kind in ("float", "int8", "binary")}
 
 
 def test_encoders_are_pyserini_subclasses(embedder):
@@ -68,7 +78,7 @@ def test_index_layout(indexes, emb_dataset):
     assert flat.d * 4 == 32 * binary.code_size  # 32x less per document
 
 
-def test_dense_and_binary_search_agree_with_exhaustive_scores(indexes, emb_dataset, embedder):
+def test_dense_and_binary_search_agree_with_exhaustive_scores(indexes, emb_dataset, embedder, host):
     from viewrank.adapters.pyserini.dense_search import search
     from viewrank.datasets import BeirDataset
 
@@ -78,20 +88,20 @@ def test_dense_and_binary_search_agree_with_exhaustive_scores(indexes, emb_datas
     d = embedder.embed([x.contents for x in docs])
     q = embedder.embed([x.text for x in queries], "query")
     expect = [[docs[j].docid for j in np.argsort(-(d @ v))] for v in q]
-    dense = search(indexes["float"], queries, "dense", k=8, embedder=embedder)
+    dense = search(indexes["float"], queries, "dense", k=8, embedder=embedder, host=host)
     assert [r.docids for r in dense.ranked] == expect
     # binary: Hamming top-8 (all docs) rescored with the stored float vectors = exact order
-    binary = search(indexes["binary"], queries, "binary", k=8, embedder=embedder, rerank_depth=8)
+    binary = search(indexes["binary"], queries, "binary", k=8, embedder=embedder, rescore_depth=8, host=host)
     assert [r.docids for r in binary.ranked] == expect
-    hamming = search(indexes["binary"], queries, "binary", k=5, embedder=embedder, rerank_depth=0)
+    hamming = search(indexes["binary"], queries, "binary", k=5, embedder=embedder, rescore_depth=0, host=host)
     assert all(len(r) == 5 and set(r.docids) <= {x.docid for x in docs} for r in hamming.ranked)
-    int8 = search(indexes["int8"], queries, "dense", k=3, embedder=embedder)
+    int8 = search(indexes["int8"], queries, "dense", k=3, embedder=embedder, host=host)
     assert all(len(r) == 3 for r in int8.ranked)
     with pytest.raises(ViewrankError, match="binary index"):
-        search(indexes["float"], queries, "binary", embedder=embedder)
+        search(indexes["float"], queries, "binary", embedder=embedder, host=host)
 
 
-def test_binary_without_idmap_is_32x_and_asymmetric_rescoring_matches(tiny_bert, emb_dataset, embedder, tmp_path):
+def test_binary_without_idmap_is_32x_and_asymmetric_rescoring_matches(tiny_bert, emb_dataset, embedder, tmp_path, host):
     import faiss
 
     from viewrank.adapters.pyserini.dense import build_index
@@ -99,17 +109,17 @@ def test_binary_without_idmap_is_32x_and_asymmetric_rescoring_matches(tiny_bert,
     from viewrank.datasets import BeirDataset
 
     spec = f"dense:{tiny_bert}"
-    flat = build_index(spec, emb_dataset, tmp_path / "flat", kind="binary", rescore="none", idmap=False)
-    mapped = build_index(spec, emb_dataset, tmp_path / "mapped", kind="binary", rescore="none")
+    flat = build_index(spec, emb_dataset, tmp_path / "flat", "binary", host=host, rescore="none", idmap=False)
+    mapped = build_index(spec, emb_dataset, tmp_path / "mapped", "binary", host=host, rescore="none")
     assert isinstance(faiss.read_index_binary(str(flat / "index")), faiss.IndexBinaryFlat)
     queries = BeirDataset(emb_dataset).queries("test")
-    a = search(flat, queries, "binary", k=8, embedder=embedder, rerank_depth=8)  # ours
-    b = search(mapped, queries, "binary", k=8, embedder=embedder, rerank_depth=8)  # Pyserini's
+    a = search(flat, queries, "binary", k=8, embedder=embedder, rescore_depth=8, host=host)  # ours
+    b = search(mapped, queries, "binary", k=8, embedder=embedder, rescore_depth=8, host=host)  # Pyserini's
     for x, y in zip(a.ranked, b.ranked):
         np.testing.assert_allclose(sorted(x.scores), sorted(y.scores), atol=1e-4)
 
 
-def test_hybrid_search_and_clis(indexes, emb_dataset, tiny_bert, tmp_path, capsys):
+def test_hybrid_search_and_clis(indexes, emb_dataset, tiny_bert, tmp_path, capsys, host):
     from viewrank.adapters.pyserini.dense_search import search
     from viewrank.adapters.pyserini.lucene import build_index
     from viewrank.cli import main
@@ -118,17 +128,18 @@ def test_hybrid_search_and_clis(indexes, emb_dataset, tiny_bert, tmp_path, capsy
 
     bm25 = build_index(emb_dataset, tmp_path / "bm25")
     queries = BeirDataset(emb_dataset).queries("test")
-    res = search(indexes["float"], queries, "hybrid", k=5, bm25_index=bm25, alpha=0.5)
+    res = search(indexes["float"], queries, "hybrid", k=5, bm25_index=bm25, alpha=0.5, host=host)
     assert res.info["searcher"] == "HybridSearcher" and all(len(r) == 5 for r in res.ranked)
     with pytest.raises(ViewrankError, match="bm25-index"):
-        search(indexes["float"], queries, "hybrid")
+        search(indexes["float"], queries, "hybrid", host=host)
 
     out = tmp_path / "cli-idx"
-    assert main(["encode", "--embedder", f"dense:{tiny_bert}", "--dataset", str(emb_dataset), "--index", str(out), "--binary"]) == 0
+    assert main(["encode", "--embedder", f"dense:{tiny_bert}", "--dataset", str(emb_dataset), "--index", str(out),
+                 "--codec", "binary"]) == 0
     assert main(["encode", "--embedder", f"dense:{tiny_bert}", "--dataset", str(emb_dataset), "--index", str(out)]) == 2
     run = tmp_path / "run.trec"
     assert main(["search", "--index", str(out), "--dataset", str(emb_dataset), "--mode", "binary",
-                 "--rerank-depth", "4", "--output", str(run)]) == 0
+                 "--rescore-depth", "4", "--output", str(run)]) == 0
     assert set(read_run(run)) == {"q1", "q2", "q3", "q4"}
     printed = capsys.readouterr().out
     assert "nDCG@10" in printed and "BinaryDenseFaissSearcher" in printed

@@ -1,12 +1,18 @@
-"""``viewrank search``: dense, binary or hybrid retrieval with Pyserini's searchers -> TREC run."""
+"""``viewrank search``: dense, binary or hybrid retrieval with Pyserini's searchers -> TREC run.
+
+``--hits`` is the results per query; ``--rescore-depth`` the Hamming candidates a binary search
+rescores (``--rerank-depth``, its old name, is a deprecated alias: in ``viewrank rerank`` that name
+means "rerank the top K").
+"""
 
 from __future__ import annotations
 
 import argparse
 import functools
 
-from viewrank.errors import ViewrankError
+from viewrank.cli.flags import add_deprecated_alias
 from viewrank.context import Context
+from viewrank.errors import ViewrankError
 
 
 def register(sub: argparse._SubParsersAction, context: Context) -> None:
@@ -19,13 +25,15 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p.add_argument("--bm25-index", default=None, help="Lucene index for --mode hybrid (viewrank index)")
     p.add_argument("--alpha", type=float, default=1.0,
                    help="hybrid: weight of the min-max-normalised BM25 score (dense weight 1; default 1.0, best on SciFact train)")
-    p.add_argument("--rerank-depth", type=int, default=100,
-                   help="binary: Hamming candidates rescored with the stored vectors (0: Hamming order only)")
+    p.add_argument("--rescore-depth", type=int, default=100,
+                   help="binary: Hamming candidates rescored with the stored vectors (default 100; 0: Hamming order only)")
+    add_deprecated_alias(p, "--rerank-depth", "--rescore-depth", dest="rescore_depth", type=int)
     p.add_argument("--hits", type=int, default=1000, help="hits per query (default 1000)")
     p.add_argument("--output", required=True, help="TREC run file")
     p.add_argument("--tag", default=None, help="run tag (default viewrank-MODE)")
     p.add_argument("--limit", type=int, default=None, help="only the first N queries")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=context.settings.threads,
+                   help="Pyserini search and torch threads (default: VIEWRANK_THREADS, else 2)")
     p.add_argument("--no-eval", action="store_true", help="skip trec_eval even when qrels exist")
     p.set_defaults(func=functools.partial(run, context=context))
 
@@ -38,13 +46,15 @@ def run(args: argparse.Namespace, context: Context) -> int:
 
     if args.hits < 1:
         raise ViewrankError(f"--hits must be at least 1, got {args.hits}")
+    settings = context.settings.with_(threads=args.threads)
     dataset = BeirDataset(args.dataset)
     queries = dataset.queries(args.split)[: args.limit] if args.limit else dataset.queries(args.split)
     if not queries:
         raise ViewrankError(f"split {args.split!r} of {args.dataset} has no queries")
+    settings.apply_threads()
     result = search(args.index, queries, mode=args.mode, k=args.hits, embedder=args.embedder,
-                    bm25_index=args.bm25_index, rerank_depth=args.rerank_depth, alpha=args.alpha,
-                    threads=args.threads)
+                    bm25_index=args.bm25_index, rescore_depth=args.rescore_depth, alpha=args.alpha,
+                    threads=settings.threads, host=context.host)
     with RunWriter(args.output, tag=args.tag or f"viewrank-{args.mode}") as writer:
         writer.write_all(result.ranked)
     print(f"{args.mode} search: {len(queries)} queries in {result.seconds:.1f} s "
