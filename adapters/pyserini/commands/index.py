@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+
 from viewrank.context import Context
 
 
@@ -12,7 +13,8 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p = sub.add_parser("index", help="build a Lucene (BM25) index of a BEIR-layout corpus with Pyserini")
     p.add_argument("--dataset", required=True, help="BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/)")
     p.add_argument("--index", required=True, help="output index folder")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=context.settings.threads,
+                   help="indexer threads (default: VIEWRANK_THREADS, else 2)")
     p.add_argument("--force", action="store_true", help="rebuild when the index already exists")
     p.set_defaults(func=functools.partial(run, context=context))
 

@@ -1,4 +1,9 @@
-"""``viewrank rerank``: BM25 top-depth with Pyserini, rerank, write TREC runs, evaluate."""
+"""``viewrank rerank``: BM25 top-depth with Pyserini, rerank, write TREC runs, evaluate.
+
+``--depth K``: BM25 candidates fetched per query, all of them written to the run (so it is also the
+run's hits per query); ``--rerank-depth K``: rerank only the top K of those. ``--output`` is one run
+file, ``--output-dir`` a folder of runs (one per reranker) and ``summary.json``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import argparse
 import functools
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
-from viewrank.errors import ViewrankError
 from viewrank.context import Context
+from viewrank.errors import ViewrankError
 
 
 def register(sub: argparse._SubParsersAction, context: Context) -> None:
@@ -20,7 +26,8 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p.add_argument("--split", default="test", help="qrels split whose queries to run (default: test)")
     p.add_argument("--reranker", action="append", metavar="NAME[:ARG]",
                    help="registered reranker; repeat to compare several (default: none = BM25 order)")
-    p.add_argument("--depth", type=int, default=100, help="BM25 candidates per query (default 100)")
+    p.add_argument("--depth", type=int, default=100,
+                   help="BM25 candidates fetched per query, all written to the run (default 100)")
     p.add_argument("--rerank-depth", type=int, default=None,
                    help="rerank only the top K of the depth BM25 hits; the rest keep BM25 order below them")
     out = p.add_mutually_exclusive_group(required=True)
@@ -28,7 +35,8 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     out.add_argument("--output-dir", help="folder for one run per reranker, plus summary.json")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run without redoing finished queries")
     p.add_argument("--limit", type=int, default=None, help="only the first N queries (smoke runs)")
-    p.add_argument("--threads", type=int, default=2, help="BM25 search threads")
+    p.add_argument("--threads", type=int, default=context.settings.threads,
+                   help="BM25 search and torch threads (default: VIEWRANK_THREADS, else 2)")
     p.add_argument("--no-eval", action="store_true", help="skip trec_eval even when qrels exist")
     p.set_defaults(func=functools.partial(run, context=context))
 
@@ -58,12 +66,15 @@ def run(args: argparse.Namespace, context: Context) -> int:
         queries = queries[: args.limit]
     if not queries:
         raise ViewrankError(f"split {args.split!r} of {args.dataset} has no queries")
+    settings = context.settings.with_(threads=args.threads)
     host = context.host
     with host.shared_rerankers():  # fuse:W:SPEC reuses the SPEC run's model and caches
         rerankers = {spec: host.reranker(spec) for spec in specs}  # fail on a bad name before any work
+    if "torch" in sys.modules:  # a model loaded torch (BM25 order alone never imports it)
+        settings.apply_threads()
 
     started = time.perf_counter()
-    first_stage = Bm25(args.index).search(queries, args.depth, threads=args.threads)
+    first_stage = Bm25(args.index).search(queries, args.depth, threads=settings.threads)
     bm25_spq = (time.perf_counter() - started) / len(queries)
 
     qrels = None if args.no_eval or not dataset.qrels_path(args.split).is_file() else dataset.qrels(args.split)
