@@ -24,8 +24,8 @@ import numpy as np
 
 from viewrank.errors import ViewrankError
 from viewrank.metrics import ndcg_at_k
+from viewrank.settings import Settings
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 _TOKEN = re.compile(r"[a-z0-9]+")
 # a few function words whose postings are the whole corpus: they only cost time
 _STOP = frozenset("a an and are as at be by for from has have in is it of on or that the this to was were with".split())
@@ -93,7 +93,7 @@ def scifact_sample(data_dir: str | Path | None = None, n_queries: int = 8, list_
     """
     from viewrank.datasets import BeirDataset
 
-    path = Path(data_dir) if data_dir else DEFAULT_DATA
+    path = Path(data_dir) if data_dir else Settings.resolve().dataset("scifact")
     if not (path / "corpus.jsonl").is_file():
         raise ViewrankError(f"parity data {path} missing (SciFact in BEIR layout); pass --parity-data DIR")
     if n_queries < 1 or list_size < 2:

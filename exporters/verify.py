@@ -52,19 +52,14 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
 
 
 def source_model(folder: Path, cfg: dict, model_spec: str | None = None, *,
-                 host: "PluginHost | None" = None) -> tuple[str, str, Any, Any]:
+                 host: "PluginHost") -> tuple[str, str, Any, Any]:
     """The PyTorch model an export came from (``source`` in its config, or ``model_spec``), set to
     cut texts where the exported tokenizer does: ``(spec, kind, model, OnnxConfig)``.
 
-    ``host`` builds it and holds the export configs. Callers pass their context's host; without
-    one a fresh host is loaded (never the process-wide one), for callers not yet passing it."""
+    ``host`` (the caller's context's host) builds it and holds the export configs."""
     from viewrank.exporters.configs import config_for
     from viewrank.exporters.onnx_export import build_model
 
-    if host is None:
-        from viewrank.manager import PluginHost
-
-        host = PluginHost()
     spec = model_spec or cfg.get("source")
     if not spec:
         raise ViewrankError(f"{folder}: its config names no source model; pass --model SPEC")

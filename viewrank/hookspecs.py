@@ -57,8 +57,11 @@ def viewrank_register_embedders(registry: "KindRegistrar", context: "Context") -
 def viewrank_register_exporters(registry: "KindRegistrar", context: "Context") -> None:
     """Register exporters (collect-all).
 
-    An exporter factory takes no argument (``arg`` is always ``None``) and returns an object
-    with ``export(model_spec, out_dir, **options) -> Path``, used by ``viewrank export FORMAT``.
+    An exporter factory takes no argument (``arg`` is always ``None``) and returns a
+    :class:`viewrank.types.Exporter`: ``description``, ``options`` (a dataclass of the keyword
+    options ``export`` takes, or ``None``), ``add_arguments(parser)`` (a flag per option) and
+    ``export(model_spec, out_dir, **options) -> Path``. ``viewrank export FORMAT`` is built from
+    it, so factories run while the command line is built and must be cheap (no torch import).
     """
 
 

@@ -99,6 +99,17 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], role: Role = "passage") -> np.ndarray: ...
 
 
+class Exporter(Protocol):
+    """An export format (``viewrank_register_exporters``): ``viewrank export FORMAT MODEL``."""
+
+    description: str
+    options: type | None  # a dataclass whose fields are the keyword options of export(); None: no options
+
+    def add_arguments(self, parser: "argparse.ArgumentParser") -> None: ...  # a flag per option, dest = field name
+
+    def export(self, model_spec: str, out_dir: "str | Path", **options) -> "Path": ...
+
+
 class Trainer(Protocol):
     """A kind of ``viewrank train KIND`` (``viewrank_register_trainers``)."""
 

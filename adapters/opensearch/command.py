@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
         os_client = C.connect(workflow.node_url(args.url))
         C.configure_ml(os_client)
         report = verify_local(os_client, args.export_dir, args.model, args.parity_data, args.parity_queries,
-                              name=args.name)
+                              name=args.name, host=context.host)
         if args.report:
             atomic_write_text(args.report, json.dumps(report, indent=2) + "\n")
         rep = report["report"]

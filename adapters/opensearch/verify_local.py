@@ -47,7 +47,7 @@ class NodeCrossEncoder:
 
 
 def verify_local(client, export_dir: str | Path, model_spec: str | None = None, parity_data: str | None = None,
-                 parity_queries: int = DEFAULT_PARITY_QUERIES, name: str | None = None) -> dict[str, Any]:
+                 parity_queries: int = DEFAULT_PARITY_QUERIES, name: str | None = None, *, host) -> dict[str, Any]:
     """The node's parity report for the bundle in ``export_dir``: ``passed``, ``failures``, ``report``."""
     from viewrank.exporters.onnx_export import variant_limits
     from viewrank.exporters.parity import check, scifact_sample, torch_reference
@@ -58,7 +58,7 @@ def verify_local(client, export_dir: str | Path, model_spec: str | None = None, 
     cfg = load_config(folder)
     body, _ = C.read_local_bundle(folder)
     variant = cfg.get("ml_commons_variant", "fp32")
-    spec, kind, model, config = source_model(folder, cfg, model_spec)
+    spec, kind, model, config = source_model(folder, cfg, model_spec, host=host)
     model_id = C.register_local_model(client, folder, name=name)
     node = NodeEmbedder(client, model_id) if kind == "embedder" else NodeCrossEncoder(client, model_id)
     sample = scifact_sample(parity_data, n_queries=parity_queries)

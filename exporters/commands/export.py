@@ -14,9 +14,9 @@ import functools
 from dataclasses import fields
 from typing import Any
 
-from viewrank.cli.flags import add_deprecated_alias
+from viewrank.cli.flags import add_deprecated_alias, require_output
 from viewrank.context import Context
-from viewrank.errors import ViewrankError
+from viewrank.types import Exporter
 
 
 def register(sub: argparse._SubParsersAction, context: Context) -> None:
@@ -27,29 +27,27 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     formats = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for entry in entries:
         exporter = context.host.exporter(entry.name)
-        description = getattr(exporter, "description", "") or entry.description
+        description = exporter.description or entry.description
         fp = formats.add_parser(entry.name, help=description, description=description)
         fp.add_argument("model", help="a registered model spec: dense, dense:DIR, int8:DIR, binary:DIR, "
                                       "cross-encoder:DIR, mvp:DIR")
         fp.add_argument("--output", default=None, metavar="DIR",
                         help="output directory (required; must not exist or be empty)")
         add_deprecated_alias(fp, "--out", "--output", dest="output")
-        if hasattr(exporter, "add_arguments"):
-            exporter.add_arguments(fp)
+        exporter.add_arguments(fp)
         fp.set_defaults(func=functools.partial(run, context=context, exporter=exporter))
 
 
-def declared_options(exporter: Any, args: argparse.Namespace) -> dict[str, Any]:
+def declared_options(exporter: Exporter, args: argparse.Namespace) -> dict[str, Any]:
     """The parsed values of the options ``exporter`` declares (its ``options`` dataclass's fields)."""
-    declared = getattr(exporter, "options", None)
-    if declared is None:
+    if exporter.options is None:
         return {}
-    return {f.name: getattr(args, f.name) for f in fields(declared) if hasattr(args, f.name)}
+    given = vars(args)  # fields without a flag (ExportOptions.extra) keep their defaults
+    return {f.name: given[f.name] for f in fields(exporter.options) if f.name in given}
 
 
-def run(args: argparse.Namespace, context: Context, exporter: Any) -> int:
-    if not args.output:
-        raise ViewrankError(f"--output DIR is required: the directory `viewrank export {args.format}` writes")
+def run(args: argparse.Namespace, context: Context, exporter: Exporter) -> int:
+    require_output(args, dest="output")
     context.settings.apply_threads()
     out = exporter.export(args.model, args.output, **declared_options(exporter, args))
     print(out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from viewrank.cli.flags import require_output
 from viewrank.context import Context
 
 DESCRIPTION = "calibrate int8 ranges and binary thresholds (ITQ, median, zero or trained) for a float embedder"
@@ -18,13 +19,14 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
 
     ap.add_argument("--embedder", default="dense", help="a float DenseEmbedder spec (dense[:DIR][@...])")
     ap.add_argument("--dataset", required=True, help="BEIR folder whose corpus calibrates the quantisers")
-    ap.add_argument("--output", dest="out", required=True, help="output model folder")
+    ap.add_argument("--output", dest="out", default=None, help="output model folder (required)")
     add_deprecated_alias(ap, "--out", "--output", dest="out")
     ap.add_argument("--sample", type=int, default=1000, help="corpus documents used for calibration")
     ap.add_argument("--thresholds", choices=("itq", "median", "zero", "ste"), default="itq")
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
+    require_output(args)
     import numpy as np
 
     from viewrank.datasets import BeirDataset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from viewrank.cli.flags import require_output
 from viewrank.context import Context
 
 DESCRIPTION = "distil a registered reranker (the teacher) into a bi-encoder on SciFact train + MS MARCO toy triples"
@@ -26,12 +27,13 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--max-length", type=int, default=192)
     ap.add_argument("--scores-cache", default=None, help="JSON file for the teacher's scores (reused if present)")
-    ap.add_argument("--output", dest="out", required=True, help="folder the distilled bi-encoder goes to")
+    ap.add_argument("--output", dest="out", default=None, help="folder the distilled bi-encoder goes to (required)")
     add_deprecated_alias(ap, "--out", "--output", dest="out")
     ap.add_argument("--threads", type=int, default=context.settings.threads)
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
+    require_output(args)
     from viewrank.plugins.dense.embedder import DenseEmbedder
     from viewrank.plugins.distill.groups import beir_groups, triple_groups
     from viewrank.plugins.distill.train import DistillConfig, teacher_scores, train_distill

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from viewrank.cli.flags import require_output
 from viewrank.context import Context
 
 DESCRIPTION = "2D-Matryoshka (2DMSE) fine-tuning of an encoder on SciFact train + MS MARCO toy triples"
@@ -16,7 +17,7 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
     ap.add_argument("--model", default="all-MiniLM-L6-v2", help="start encoder (folder or packaged name)")
     ap.add_argument("--dataset", default=str(data / "scifact"), help="BEIR folder with qrels/train.tsv")
     ap.add_argument("--triples", default=str(data / "msmarco-toy" / "triples.tsv"), help="query/pos/neg TSV ('' to skip)")
-    ap.add_argument("--output", dest="out", required=True, help="folder the trained model goes to")
+    ap.add_argument("--output", dest="out", default=None, help="folder the trained model goes to (required)")
     add_deprecated_alias(ap, "--out", "--output", dest="out")
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=16)
@@ -28,6 +29,7 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
+    require_output(args)
     from viewrank.plugins.dense.data import beir_examples, triples_examples
     from viewrank.plugins.dense.embedder import DenseEmbedder
     from viewrank.plugins.matryoshka.train import TwoDConfig, train_2dmse

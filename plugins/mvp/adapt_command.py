@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import functools
 import time
+from viewrank.cli.flags import require_output
 from viewrank.context import Context
-from viewrank.errors import ViewrankError
 
 
 def register(sub: argparse._SubParsersAction, context: Context) -> None:
@@ -39,8 +39,7 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
 
 
 def run(args: argparse.Namespace, context: Context) -> int:
-    if not args.out:
-        raise ViewrankError("--output is required: the folder the adapted model goes to")
+    require_output(args)
     from viewrank.plugins.mvp.adapt import adapt
     from viewrank.plugins.mvp.options import TrainOptions
 

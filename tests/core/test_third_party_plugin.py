@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, TINY_QUERIES, run_cli
 from viewrank.manager import PluginHost
 from viewrank.types import Candidate, Query
 
@@ -46,12 +46,13 @@ def test_discovered_through_its_entry_point(sample_plugin):
     sample = plugins["sample"]
     assert sample["distribution"] == "viewrank-sample-plugin"
     assert sample["registered"] == {"reranker": ["shortest-first"], "embedder": ["length"], "exporter": ["json"],
-                                    "trainer": ["shortest-first"], "command": ["corpus-stats"]}
+                                    "trainer": ["shortest-first"], "command": ["corpus-stats"],
+                                    "export-config": ["length"], "codec": ["half"], "retriever": ["overlap"]}
     table = run_cli("plugins", check=True).stdout
     assert "sample  (viewrank-sample-plugin 0.1.0" in table and "shortest-first:CAP" in table
 
 
-def test_every_hook_of_the_plugin_works(sample_plugin, tmp_path):
+def test_every_hook_of_the_plugin_works(sample_plugin, tiny_dataset, tmp_path):
     host = PluginHost()
     # viewrank_register_rerankers
     ranked = host.reranker("shortest-first").rerank(
@@ -63,6 +64,17 @@ def test_every_hook_of_the_plugin_works(sample_plugin, tmp_path):
     # viewrank_register_exporters
     out = host.exporter("json").export("shortest-first", tmp_path / "export", opset=17)
     assert json.loads((out / "model.json").read_text()) == {"model": "shortest-first", "opset": 17}
+    # viewrank_register_export_configs: the exporter finds the embedder's config by its model type
+    out = host.exporter("json").export("length", tmp_path / "export2", opset=11)
+    assert json.loads((out / "model.json").read_text()) == {"model": "length", "opset": 11, "model_type": "length",
+                                                            "inputs": ["counts"], "outputs": ["embedding"]}
+    import torch
+
+    graph = host.export_config("length").graph(None)
+    assert graph(torch.tensor([[2, 3]])).tolist() == [[2.0, 3.0]]
+    # viewrank_register_retrievers
+    hits = host.retriever(f"overlap:{tiny_dataset}").search([Query("q", "aspirin heart attack")], 2)
+    assert hits["q"][0] == ("d3", 3.0)
     # viewrank_resolve_model_path (firstresult): the plugin's name resolves, built-ins still do
     assert (host.resolve_model_path("sample-model") / "plugin.py").is_file()
     assert (host.resolve_model_path("all-MiniLM-L6-v2") / "config.json").is_file()
@@ -98,3 +110,21 @@ def test_the_plugins_command_and_trainer_run_from_the_cli(sample_plugin, tiny_da
     # disabling the plugin removes its command and its trainer
     gone = run_cli("corpus-stats", env={"VIEWRANK_DISABLE_PLUGINS": "sample"})
     assert gone.returncode == 2 and "invalid choice: 'corpus-stats'" in gone.stderr
+
+
+def test_the_plugins_exporter_and_codec_from_the_cli(sample_plugin, tiny_dataset, tmp_path):
+    # viewrank_register_exporters: its own sub-command and option
+    run_cli("export", "json", "length", "--output", str(tmp_path / "j"), "--opset", "9", check=True)
+    assert json.loads((tmp_path / "j" / "model.json").read_text())["opset"] == 9
+    # viewrank_register_index_codecs: encode with the plugin's codec, then search that index
+    index = tmp_path / "half-index"
+    run_cli("encode", "--dataset", str(tiny_dataset), "--embedder", "length", "--codec", "half",
+            "--index", str(index), check=True)
+    meta = json.loads((index / "viewrank_dense_index.json").read_text())
+    assert meta["codec"] == "half"
+    run = tmp_path / "half.trec"
+    run_cli("search", "--index", str(index), "--dataset", str(tiny_dataset), "--hits", "3", "--output", str(run),
+            "--no-eval", check=True)
+    lines = run.read_text().splitlines()
+    assert lines and all(len(line.split()) == 6 for line in lines)
+    assert {line.split()[0] for line in lines} == {q["_id"] for q in TINY_QUERIES}

@@ -164,9 +164,13 @@ class RecordingExporter:
     """An exporter declaring no options: it must receive none of the onnx ones."""
 
     description = "records what it is given"
+    options = None
 
     def __init__(self):
         self.calls = []
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        pass
 
     def export(self, model_spec, out_dir, **options):
         self.calls.append((model_spec, str(out_dir), options))

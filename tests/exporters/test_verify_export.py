@@ -30,7 +30,7 @@ def test_intact_export_passes_on_this_machine(exported, tmp_path):
     assert report["gate_cpu"]["int8_kernels"] == report["cpu"]["int8_kernels"]
     out = tmp_path / "report.json"
     done = subprocess.run([sys.executable, "-m", "viewrank", "verify-export", str(exported), "--parity-queries", "3",
-                           "--variant", "fp32", "--json", str(out)], capture_output=True, text=True, timeout=300)
+                           "--variant", "fp32", "--report", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "ok on" in done.stdout and set(json.loads(out.read_text())["reports"]) == {"fp32"}
 

@@ -36,3 +36,12 @@ def add_deprecated_alias(parser: argparse.ArgumentParser | Any, old: str, new: s
     if type is not None:
         kwargs["type"] = type
     parser.add_argument(old, action=_Deprecated, **kwargs)
+
+
+def require_output(args: Any, dest: str = "out", flag: str = "--output") -> None:
+    """A required output flag that also has a deprecated alias: argparse's ``required=True``
+    would reject the alias alone, so commands check here instead."""
+    from viewrank.errors import ViewrankError
+
+    if not getattr(args, dest, None):
+        raise ViewrankError(f"{flag} DIR is required: the folder the result goes to")
