@@ -13,3 +13,10 @@ class FunctionTrainer:
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+
+def module_trainer(module, context) -> FunctionTrainer:
+    """The trainer of a ``train_command`` module: its ``DESCRIPTION``, ``add_arguments(parser,
+    context)`` and ``run(args, context)``."""
+    return FunctionTrainer(module.DESCRIPTION, lambda parser: module.add_arguments(parser, context),
+                           lambda args: module.run(args, context))

@@ -98,13 +98,11 @@ def run(args: argparse.Namespace, context: Context) -> int:
         print(json.dumps({"model_id": model_id, "export_dir": args.export_dir}))
         return 0
     if args.op == "verify-local":
-        import torch
-
         from viewrank.adapters.opensearch import client as C
         from viewrank.adapters.opensearch.verify_local import verify_local
         from viewrank.runs import atomic_write_text
 
-        torch.set_num_threads(min(2, torch.get_num_threads()))
+        context.settings.apply_threads()
         os_client = C.connect(workflow.node_url(args.url))
         C.configure_ml(os_client)
         report = verify_local(os_client, args.export_dir, args.model, args.parity_data, args.parity_queries,

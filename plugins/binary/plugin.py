@@ -55,8 +55,6 @@ def viewrank_register_index_codecs(registry):
 @hookimpl
 def viewrank_register_trainers(registry, context):
     from viewrank.plugins.binary import train_command as tc
-    from viewrank.trainers import FunctionTrainer
+    from viewrank.trainers import module_trainer
 
-    registry.add("binary", lambda arg: FunctionTrainer(tc.DESCRIPTION, lambda p: tc.add_arguments(p, context),
-                                                       lambda a: tc.run(a, context)),
-                 description=tc.DESCRIPTION)
+    registry.add("binary", lambda arg: module_trainer(tc, context), description=tc.DESCRIPTION)

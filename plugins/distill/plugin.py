@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from viewrank import hookimpl
-from viewrank.trainers import FunctionTrainer
+from viewrank.trainers import module_trainer
 
 
 @hookimpl
 def viewrank_register_trainers(registry, context):
     from viewrank.plugins.distill import train_command as tc
 
-    registry.add("distill", lambda arg: FunctionTrainer(tc.DESCRIPTION, lambda p: tc.add_arguments(p, context),
-                                                        lambda a: tc.run(a, context)),
-                 description=tc.DESCRIPTION)
+    registry.add("distill", lambda arg: module_trainer(tc, context), description=tc.DESCRIPTION)

@@ -20,8 +20,6 @@ def viewrank_register_embedders(registry, context):
 @hookimpl
 def viewrank_register_trainers(registry, context):
     from viewrank.plugins.matryoshka import train_command as tc
-    from viewrank.trainers import FunctionTrainer
+    from viewrank.trainers import module_trainer
 
-    registry.add("matryoshka", lambda arg: FunctionTrainer(tc.DESCRIPTION, lambda p: tc.add_arguments(p, context),
-                                                           lambda a: tc.run(a, context)),
-                 description=tc.DESCRIPTION)
+    registry.add("matryoshka", lambda arg: module_trainer(tc, context), description=tc.DESCRIPTION)

@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p.add_argument("--head-lr", type=float, default=1e-4)
     p.add_argument("--time-budget-min", type=float, default=15.0)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads)
-    p.add_argument("--device", default=d.device)
+    p.add_argument("--threads", type=int, default=context.settings.threads)
+    p.add_argument("--device", default=context.settings.device)
     p.set_defaults(func=functools.partial(run, context=context))
 
 

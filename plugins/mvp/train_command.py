@@ -83,8 +83,8 @@ def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
                         "minutes, teacher scoring included; a hard stop too (0 = no limit)")
     p.add_argument("--max-steps", type=int, default=0,
                    help="stop after this many steps; the LR schedule still spans --epochs (0 = no limit)")
-    p.add_argument("--threads", type=int, default=d.threads)
-    p.add_argument("--device", default=d.device,
+    p.add_argument("--threads", type=int, default=context.settings.threads)
+    p.add_argument("--device", default=context.settings.device,
                    help="torch device to train on, e.g. cuda (default %(default)s); the saved model loads anywhere")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
 

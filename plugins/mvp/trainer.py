@@ -176,7 +176,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     check_options(opts)
     infer_length = opts.infer_max_length or opts.max_length
     device = training_device(opts.device)
-    torch.set_num_threads(max(1, opts.threads))
+    host.context.settings.with_(threads=max(1, opts.threads)).apply_threads()
     out = Path(opts.out)
     ckpt = out / "checkpoint"
     out.mkdir(parents=True, exist_ok=True)
