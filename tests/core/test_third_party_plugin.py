@@ -80,6 +80,7 @@ def test_every_hook_of_the_plugin_works(sample_plugin, tiny_dataset, tmp_path):
     assert (host.resolve_model_path("all-MiniLM-L6-v2") / "config.json").is_file()
 
 
+@pytest.mark.slow  # several CLI starts (a JVM for some)
 def test_the_plugin_reranks_from_the_cli(sample_plugin, tiny_dataset, tiny_index, tmp_path):
     run = tmp_path / "run.trec"
     proc = run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset),
@@ -96,6 +97,7 @@ def test_disabling_the_third_party_plugin(sample_plugin):
     assert "sample" not in {p["name"] for p in json.loads(proc.stdout)}
 
 
+@pytest.mark.slow  # several CLI starts (a JVM for some)
 def test_the_plugins_command_and_trainer_run_from_the_cli(sample_plugin, tiny_dataset, tmp_path):
     # viewrank_add_commands: a new top-level command, with the host's settings (--data) as default
     stats = run_cli("--data", str(tiny_dataset.parent), "corpus-stats", "--dataset", str(tiny_dataset), check=True)
@@ -112,6 +114,7 @@ def test_the_plugins_command_and_trainer_run_from_the_cli(sample_plugin, tiny_da
     assert gone.returncode == 2 and "invalid choice: 'corpus-stats'" in gone.stderr
 
 
+@pytest.mark.slow  # several CLI starts (a JVM for some)
 def test_the_plugins_exporter_and_codec_from_the_cli(sample_plugin, tiny_dataset, tmp_path):
     # viewrank_register_exporters: its own sub-command and option
     run_cli("export", "json", "length", "--output", str(tmp_path / "j"), "--opset", "9", check=True)
