@@ -22,7 +22,7 @@ import pluggy
 from viewrank import hookspecs
 from viewrank.context import Context
 from viewrank.errors import PluginLoadError, UnknownNameError, ViewrankError
-from viewrank.registry import KINDS, KindRegistrar, Registry
+from viewrank.registry import KINDS, KindRegistrar, Registry, parse_spec
 from viewrank.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,12 +71,14 @@ class PluginHost:
         self._dists: dict[str, tuple[str, str, str]] = {}
         blocked = disabled_plugins()
         self.disabled: list[str] = []  # installed plugins that VIEWRANK_DISABLE_PLUGINS blocks
+        self._disabled_objects: dict[str, Any] = {}  # name -> entry point or plugin object, for error messages
         for name in blocked:
             self.pm.set_blocked(name)
         eps = entry_points if entry_points is not None else list(md.entry_points(group=ENTRY_POINT_GROUP))
         for ep in eps:
             if ep.name in blocked:
                 self.disabled.append(ep.name)
+                self._disabled_objects[ep.name] = ep
                 continue
             dist = ep.dist.name if ep.dist is not None else "(unknown distribution)"
             version = ep.dist.version if ep.dist is not None else "?"
@@ -92,6 +94,7 @@ class PluginHost:
         for name, plugin in (extra_plugins or {}).items():
             if name in blocked:
                 self.disabled.append(name)
+                self._disabled_objects[name] = plugin
             else:
                 self._register(plugin, name, "(in-process)", "")
         try:
@@ -150,15 +153,39 @@ class PluginHost:
         return out
 
     def create(self, kind: str, spec: str) -> Any:
-        """The object ``spec`` names among the registered ``kind``s; an unknown name's error also
-        names the plugins ``VIEWRANK_DISABLE_PLUGINS`` disabled, since one of them may provide it."""
+        """The object ``spec`` names among the registered ``kind``s. When nobody registered the name
+        and a plugin is disabled (``VIEWRANK_DISABLE_PLUGINS``), the error says which disabled plugin
+        would have provided it."""
         try:
             return self.registry.create(kind, spec)
         except UnknownNameError as exc:
-            if self.disabled:
-                raise UnknownNameError(f"{exc}. Plugins disabled by {DISABLE_ENV}: {', '.join(sorted(self.disabled))} "
-                                       f"(the {kind} may come from one of them)") from None
-            raise
+            if not self.disabled:
+                raise
+            name = parse_spec(spec)[0]
+            owner = self._disabled_owner(kind, name)
+            if owner is not None:
+                raise UnknownNameError(f"the {kind} {name!r} comes from plugin {owner!r}, which {DISABLE_ENV} "
+                                       f"disables; unset it or drop {owner!r} from it ({exc})") from None
+            raise UnknownNameError(f"{exc}. Plugins disabled by {DISABLE_ENV}: {', '.join(sorted(self.disabled))}") from None
+
+    def _disabled_owner(self, kind: str, name: str) -> str | None:
+        """Which disabled plugin registers ``name`` as a ``kind``: each is loaded into a scratch
+        manager (only on this error path) and asked; one that fails to load answers nothing."""
+        for plugin_name in sorted(self._disabled_objects):
+            obj = self._disabled_objects[plugin_name]
+            try:
+                plugin = obj.load() if isinstance(obj, md.EntryPoint) else obj
+                scratch = pluggy.PluginManager("viewrank")
+                scratch.add_hookspecs(hookspecs)
+                scratch.register(plugin, name=plugin_name)
+                registry = Registry()
+                getattr(scratch.hook, _REGISTER_HOOKS[kind])(registry=KindRegistrar(registry, kind, plugin_name),
+                                                            context=self.context)
+            except Exception:  # a disabled plugin may be disabled because it is broken
+                continue
+            if name in registry.names(kind):
+                return plugin_name
+        return None
 
     def reranker(self, spec: str) -> Any:
         shared = self._shared

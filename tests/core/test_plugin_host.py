@@ -134,7 +134,10 @@ def test_a_disabled_plugins_names_are_gone_and_the_error_says_so(monkeypatch):
     monkeypatch.setenv("VIEWRANK_DISABLE_PLUGINS", "binary")
     host = PluginHost()
     assert "binary" not in host.registry.names("embedder") and "binary" not in host.registry.names("trainer")
-    with pytest.raises(UnknownNameError, match="disabled by VIEWRANK_DISABLE_PLUGINS: binary"):
+    with pytest.raises(UnknownNameError, match="the embedder 'binary' comes from plugin 'binary', which "
+                                               "VIEWRANK_DISABLE_PLUGINS disables"):
         host.embedder("binary:x")
+    with pytest.raises(UnknownNameError, match="unknown embedder 'nosuch'.*Plugins disabled by VIEWRANK_DISABLE_PLUGINS: binary"):
+        host.embedder("nosuch")
     proc = run_cli("train", "binary", "--help", env={"VIEWRANK_DISABLE_PLUGINS": "binary"})
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
