@@ -14,37 +14,54 @@ read with their built-in functions, so no Painless script is needed:
 - ``GET /health`` and ``GET /health/live`` (the process answers), ``GET /health/ready`` (the
   models are loaded and answer a one-text probe; 503 otherwise), ``GET /metrics`` (Prometheus text).
 
+Dynamic batching (on unless ``batching=False``): requests are validated first, then queued; a
+worker per endpoint (:mod:`viewrank.adapters.serve.batching`) merges the queued ``/embed``
+requests of the same role into one ``embed()`` call of at most ``batch_max_texts`` texts, waiting
+at most ``batch_wait_ms`` for requests still being read, and hands each request its own rows.
+``/rerank`` merges the (query, passage) pairs of several requests only for a reranker that has
+``score_pairs(queries, passages)`` (pointwise: each pair scored on its own); any other reranker
+(MVP is listwise: a candidate's score depends on the rest of its list) gets one request's list
+per call, from the same queue. One model call runs at a time (a lock shared by the workers and
+the readiness probe). ``batching=False``: one request per model call behind that lock.
+
 Bad input answers 4xx with ``{"error": "..."}`` naming what was wrong; a bad request never
 takes the service down. What a client can make the server hold is bounded: the body is capped
 before it is read (``Content-Length`` over the cap: 413 at once; a chunked body is cut off at
 the cap), JSON nested too deeply or holding numbers too long to convert is a 400, at most
-``max_queue`` requests are in the server at once (more: 503 with ``Retry-After``), and a model
-call that outlasts ``request_timeout`` answers 504. A 500 names no exception internals (they go
-to the server's log).
+``max_queue`` requests are in the server at once, queued ones included (more: 503 with
+``Retry-After``), and a request whose answer takes over ``request_timeout`` (queueing included)
+answers 504; if its batch has not started yet it is dropped from the queue. A 500 names no
+exception internals (they go to the server's log); when a merged call fails, its requests are
+run again one at a time, so only the one the model cannot take answers 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from viewrank.types import Candidate, Query
+from viewrank.adapters.serve.batching import Batcher, BatcherClosed
+from viewrank.types import Candidate, Query, RankedList
 
 DEFAULT_MAX_TEXTS = 512
 DEFAULT_MAX_CHARS = 20_000
 DEFAULT_MAX_QUEUE = 64
 DEFAULT_REQUEST_TIMEOUT = 120.0
+DEFAULT_BATCH_MAX_TEXTS = 64
+DEFAULT_BATCH_WAIT_MS = 5.0
 READY_TTL_S = 10.0
 
 log = logging.getLogger("viewrank.serve")
@@ -69,6 +86,21 @@ class Metrics:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.texts: dict[str, int] = defaultdict(int)
+        # per path: model calls the batcher made, requests and texts they served, the largest
+        self.batches: dict[str, int] = defaultdict(int)
+        self.batched_requests: dict[str, int] = defaultdict(int)
+        self.batched_texts: dict[str, int] = defaultdict(int)
+        self.batch_max_requests: dict[str, int] = defaultdict(int)
+        self.batch_max_texts: dict[str, int] = defaultdict(int)
+        self.queued: dict[str, Callable[[], int]] = {}  # per path: requests waiting for a batch now
+
+    def record_batch(self, path: str, requests: int, texts: int) -> None:
+        with self.lock:
+            self.batches[path] += 1
+            self.batched_requests[path] += requests
+            self.batched_texts[path] += texts
+            self.batch_max_requests[path] = max(self.batch_max_requests[path], requests)
+            self.batch_max_texts[path] = max(self.batch_max_texts[path], texts)
 
     def record(self, path: str, status: int, seconds: float, texts: int = 0) -> None:
         with self.lock:
@@ -92,6 +124,23 @@ class Metrics:
                 for q in (0.5, 0.95):
                     lines.append(f'viewrank_request_seconds{{path="{path}",quantile="{q}"}} {float(np.quantile(samples, q)):.6f}')
                 lines.append(f'viewrank_request_seconds_count{{path="{path}"}} {len(samples)}')
+            for name, kind, table, what in (
+                    ("viewrank_batches_total", "counter", self.batches, "model calls made by the batcher"),
+                    ("viewrank_batch_requests_total", "counter", self.batched_requests,
+                     "requests those calls answered"),
+                    ("viewrank_batch_texts_total", "counter", self.batched_texts,
+                     "texts (or pairs, or lists' candidates) in them"),
+                    ("viewrank_batch_requests_max", "gauge", self.batch_max_requests,
+                     "most requests merged into one call"),
+                    ("viewrank_batch_texts_max", "gauge", self.batch_max_texts, "most texts in one call")):
+                lines.append(f"# HELP {name} {what}")
+                lines.append(f"# TYPE {name} {kind}")
+                for path, n in sorted(table.items()):
+                    lines.append(f'{name}{{path="{path}"}} {n}')
+            lines.append("# HELP viewrank_queued requests validated and waiting for a model call")
+            lines.append("# TYPE viewrank_queued gauge")
+            for path, queued in sorted(self.queued.items()):
+                lines.append(f'viewrank_queued{{path="{path}"}} {queued()}')
         return "\n".join(lines) + "\n"
 
 
@@ -147,18 +196,80 @@ def text_list(data: dict, field: str, max_texts: int, max_chars: int, allow_str:
     return value
 
 
+@dataclass
+class Work:
+    """A validated request, ready for the model: ``items`` go to a model call under ``key``
+    (only equal keys share a call), ``render`` turns the outputs of its items into the answer."""
+
+    key: Hashable
+    items: list
+    render: Callable[[Any], Any]
+
+
 def create_app(embedder: Any = None, reranker: Any = None, token: str | None = None,
                max_texts: int = DEFAULT_MAX_TEXTS, max_chars: int = DEFAULT_MAX_CHARS,
                names: dict[str, str] | None = None, max_body: int | None = None,
-               max_queue: int = DEFAULT_MAX_QUEUE, request_timeout: float = DEFAULT_REQUEST_TIMEOUT):
-    """A FastAPI app serving ``embedder`` and/or ``reranker`` (either may be None)."""
-    app = FastAPI(title="viewrank serve", version="1")
+               max_queue: int = DEFAULT_MAX_QUEUE, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+               batching: bool = True, batch_max_texts: int = DEFAULT_BATCH_MAX_TEXTS,
+               batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS):
+    """A FastAPI app serving ``embedder`` and/or ``reranker`` (either may be None).
+
+    ``batching``: concurrent requests share model calls (:mod:`.batching`, at most
+    ``batch_max_texts`` texts or pairs a call, waiting at most ``batch_wait_ms`` for more);
+    False: one request per model call behind a lock (the behaviour before batching)."""
     metrics = Metrics()
     model_lock = threading.Lock()  # one model call at a time: torch already uses every core
     names = names or {}
     body_limit = max_body if max_body is not None else default_max_body(max_texts, max_chars)
     expected = f"Bearer {token}".encode() if token is not None else None
     state = {"in_server": 0, "ready_at": None}
+    # a reranker with score_pairs(queries, passages) scores each pair on its own (pointwise), so
+    # several requests' pairs can share a call; any other (MVP is listwise) gets one list a call
+    merge_pairs = batching and callable(getattr(reranker, "score_pairs", None))
+
+    def embed_call(key: Hashable, texts: list) -> np.ndarray:
+        vectors = np.asarray(embedder.embed(texts, role=key[1]), dtype=np.float32)
+        if vectors.ndim != 2:
+            raise RuntimeError(f"the embedder returned an array of shape {vectors.shape}, not (texts, dim)")
+        return vectors
+
+    def pairs_call(key: Hashable, pairs: list) -> np.ndarray:
+        if not pairs:
+            return np.zeros(0)
+        return np.asarray(reranker.score_pairs([q for q, _ in pairs], [p for _, p in pairs]), dtype=np.float64)
+
+    def list_call(key: Hashable, lists: list) -> list:
+        return [reranker.rerank(Query("q", query), candidates) for query, candidates in lists]
+
+    def on_batch(path: str):
+        def record(jobs: int, items: list) -> None:
+            texts = sum(len(c) for _, c in items) if path == "/rerank" and not merge_pairs else len(items)
+            metrics.record_batch(path, jobs, texts)
+        return record
+
+    batchers: dict[str, Batcher] = {}
+    if batching:
+        wait = batch_wait_ms / 1000.0
+        if embedder is not None:
+            batchers["/embed"] = Batcher(embed_call, max_items=batch_max_texts, max_wait=wait, lock=model_lock,
+                                         on_batch=on_batch("/embed"), name="embed")
+        if reranker is not None:
+            batchers["/rerank"] = Batcher(pairs_call if merge_pairs else list_call, max_items=batch_max_texts,
+                                          max_wait=wait, merge=merge_pairs, lock=model_lock,
+                                          on_batch=on_batch("/rerank"), name="rerank")
+
+    metrics.queued = {path: batcher.queued for path, batcher in batchers.items()}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        # uvicorn has let the requests in flight finish (graceful shutdown); the queues are
+        # empty unless it gave up on some, whose jobs were cancelled. Stop the workers.
+        for batcher in batchers.values():
+            if not await run_in_threadpool(batcher.close, 30.0):
+                log.warning("%s batcher still running a model call at shutdown", batcher.name)
+
+    app = FastAPI(title="viewrank serve", version="1", lifespan=lifespan)
 
     def check_auth(request: Request) -> None:
         if expected is None:
@@ -166,7 +277,19 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
         if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
             raise BadRequest(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
 
-    async def handle(request: Request, path: str, work) -> Any:
+    def work_texts(work: Work) -> int:
+        """Texts in a request (for the metrics): a list's candidates, or its texts or pairs."""
+        if work.key[0] == "list":
+            return len(work.items[0][1])
+        return len(work.items)
+
+    def run_alone(work: Work) -> Any:
+        """No batching: this request's items in one model call, under the lock."""
+        call = embed_call if work.key[0] == "embed" else list_call  # (pairs are merged only when batching)
+        with model_lock:
+            return call(work.key, work.items)
+
+    async def handle(request: Request, path: str, prepare: Callable[[dict], Work]) -> Any:
         started = time.perf_counter()
         status, n = 200, 0
         if state["in_server"] >= max_queue:
@@ -174,17 +297,30 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
             return JSONResponse({"error": f"server busy: {max_queue} requests already queued (--max-queue); retry"},
                                 status_code=503, headers={"Retry-After": "1"})
         state["in_server"] += 1
+        batcher = batchers.get(path)
         try:
-            check_auth(request)
-            data = parse_json(await read_body(request, body_limit))
+            # validate everything before the model sees it: a bad request never joins a batch
+            with batcher.arriving() if batcher is not None else contextlib.nullcontext():
+                check_auth(request)
+                work = prepare(parse_json(await read_body(request, body_limit)))
+                if batcher is not None:
+                    try:
+                        pending = asyncio.wrap_future(batcher.submit(work.key, work.items))
+                    except BatcherClosed:
+                        raise BadRequest(503, "the server is shutting down; retry") from None
+                else:
+                    pending = run_in_threadpool(run_alone, work)
             try:
-                payload, n = await asyncio.wait_for(run_in_threadpool(work, data), timeout=request_timeout)
+                outputs = await asyncio.wait_for(pending, timeout=request_timeout)
             except asyncio.TimeoutError:
                 raise BadRequest(504, f"the model did not answer within {request_timeout:g} s (--request-timeout)") from None
-            return JSONResponse(payload)
+            answer = JSONResponse(work.render(outputs))
+            n = work_texts(work)
+            return answer
         except BadRequest as exc:
             status = exc.status
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            headers = {"Retry-After": "1"} if exc.status == 503 else None
+            return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
         except Exception:  # a model failure is the server's fault, and must not kill it
             status = 500
             log.exception("%s failed", path)
@@ -194,25 +330,25 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
             state["in_server"] -= 1
             metrics.record(path, status, time.perf_counter() - started, n)
 
-    def do_embed(data: dict) -> tuple[Any, int]:
+    def prepare_embed(data: dict) -> Work:
         if embedder is None:
             raise BadRequest(404, "this server has no embedder (start it with --embedder)")
-        if "input" in data:
+        bare = "input" in data
+        if bare:
             texts = text_list(data, "input", max_texts, max_chars, allow_str=True)
-            role = data.get("role", "passage")
         else:
             texts = text_list(data, "texts", max_texts, max_chars)
-            role = data.get("role", "passage")
+        role = data.get("role", "passage")
         if role not in ("query", "passage"):
             raise BadRequest(422, f"'role' must be 'query' or 'passage', got {role!r}")
-        with model_lock:
-            vectors = np.asarray(embedder.embed(texts, role=role), dtype=np.float32)
-        rows = vectors.tolist()
-        if "input" in data:
-            return rows, len(texts)
-        return {"embeddings": rows, "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0}, len(texts)
 
-    def do_rerank(data: dict) -> tuple[Any, int]:
+        def render(vectors: np.ndarray) -> Any:
+            rows = vectors.tolist()
+            return rows if bare else {"embeddings": rows, "dim": int(vectors.shape[1])}
+
+        return Work(("embed", role), texts, render)
+
+    def prepare_rerank(data: dict) -> Work:
         if reranker is None:
             raise BadRequest(404, "this server has no reranker (start it with --reranker)")
         query = data.get("query")
@@ -227,28 +363,37 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
         if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 0:
             raise BadRequest(422, f"'top_n' must be a non-negative integer, got {top_n!r}")
         candidates = [Candidate(str(i), text) for i, text in enumerate(docs)]
-        with model_lock:
-            ranked = reranker.rerank(Query("q", query), candidates)
-        # 9 significant digits: ml-commons parses longer decimals (float32 scores printed as
-        # doubles have 17) as BigDecimal, which its Cohere post-process cannot cast to Double.
-        results = [{"index": int(item.docid), "relevance_score": float(f"{item.score:.9g}")}
-                   for item in ranked.items[:top_n]]
-        return {"results": results}, len(docs)
+
+        def answer(ranked: RankedList) -> Any:
+            # 9 significant digits: ml-commons parses longer decimals (float32 scores printed as
+            # doubles have 17) as BigDecimal, which its Cohere post-process cannot cast to Double.
+            return {"results": [{"index": int(item.docid), "relevance_score": float(f"{item.score:.9g}")}
+                                for item in ranked.items[:top_n]]}
+
+        if merge_pairs:  # pointwise scores: this request's pairs may share a call with other requests'
+            return Work(("pairs",), [(query, text) for text in docs],
+                        lambda scores: answer(RankedList.from_scores("q", candidates, list(scores))))
+        # listwise (or unknown): the whole list in one call of its own
+        return Work(("list",), [(query, candidates)], lambda ranked: answer(ranked[0]))
 
     @app.post("/embed")
     async def embed(request: Request):
-        return await handle(request, "/embed", do_embed)
+        return await handle(request, "/embed", prepare_embed)
 
     @app.post("/rerank")
     async def rerank(request: Request):
-        return await handle(request, "/rerank", do_rerank)
+        return await handle(request, "/rerank", prepare_rerank)
+
+    batching_info = ({"max_texts": batch_max_texts, "wait_ms": batch_wait_ms,
+                      "rerank": None if reranker is None else ("pairs merged" if merge_pairs else "one list per call")}
+                     if batching else None)
 
     @app.get("/health")
     @app.get("/health/live")
     async def health():
         return {"status": "ok", "embedder": names.get("embedder") if embedder is not None else None,
                 "reranker": names.get("reranker") if reranker is not None else None,
-                "dim": getattr(embedder, "dim", None)}
+                "dim": getattr(embedder, "dim", None), "batching": batching_info}
 
     def probe() -> None:
         with model_lock:

