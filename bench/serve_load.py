@@ -57,7 +57,10 @@ def start_serve(flags: list[str], env: dict | None = None, **popen) -> tuple[sub
     raise SystemExit("viewrank serve did not start")
 
 
-def drive(url: str, path: str, bodies: list[dict], clients: int, total: int) -> dict:
+def drive(url: str, path: str, bodies: list[dict], clients: int, total: int,
+          samples: list[float] | None = None) -> dict:
+    """``total`` requests from ``clients`` threads (each request waits for the previous answer of
+    its thread); latencies in seconds are also appended to ``samples`` when given."""
     import httpx
 
     latencies: list[float] = []
@@ -91,8 +94,10 @@ def drive(url: str, path: str, bodies: list[dict], clients: int, total: int) -> 
         th.join()
     wall = time.perf_counter() - started
     lat = sorted(latencies)
+    if samples is not None:
+        samples.extend(latencies)
     return {"path": path, "clients": clients, "requests": total, "errors": errors,
-            "throughput_rps": round(total / wall, 2),
+            "seconds": round(wall, 3), "throughput_rps": round(total / wall, 2),
             "p50_ms": round(1000 * statistics.median(lat), 1),
             "p95_ms": round(1000 * lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1)}
 
