@@ -1,0 +1,109 @@
+"""Loading an OpenVINO export: its config, tokenizer and one compiled model on the CPU.
+
+The IR is read once, its inputs set to dynamic ``[batch, sequence]`` (``model.reshape``) and
+compiled once, so batches of any size and length run without a recompile. Threads come from the
+caller (the context's settings in ``openvino:DIR``, or ``threads=N``): ``INFERENCE_NUM_THREADS``
+on the core. The precision is pinned to f32 (``INFERENCE_PRECISION_HINT``): on CPUs with AMX or
+AVX512-BF16 OpenVINO would otherwise run the fp32 graph in bf16, which is not what the parity
+gate judged. The int8 graph holds NNCF's FakeQuantize nodes, which the CPU plugin turns into int8
+kernels. Tokenisation is the ``onnx:DIR`` runtime's (:meth:`OnnxModel.encode`: the exported
+``tokenizer.json``, same padding and truncation), so both runtimes feed a graph identical inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from viewrank.errors import ViewrankError
+from viewrank.plugins.onnx_runtime.runtime import OnnxModel, warn_other_int8_kernels
+
+CONFIG_NAME = "viewrank_openvino.json"
+DEVICE = "CPU"
+OPTIONS = ("variant", "threads")
+
+
+def load_config(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise ViewrankError(f"{model_dir} is not an OpenVINO export ({CONFIG_NAME} missing; make one with "
+                            f"`viewrank export openvino MODEL --output {model_dir}`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ViewrankError(f"{path}: malformed JSON ({exc.msg})") from None
+
+
+def import_openvino():
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ViewrankError("OpenVINO is not installed: pip install 'viewrank[openvino]'") from None
+    return ov
+
+
+class OvModel(OnnxModel):
+    """Tokenizer + compiled OpenVINO model for one export; ``run(first, second)`` -> first output.
+
+    Shares :meth:`OnnxModel.encode` (the feeds) with the ONNX runtime; ``xml`` runs another IR
+    file of the folder (the int8 search's trials) as ``variant``.
+    """
+
+    def __init__(self, model_dir: str | Path, variant: str = "fp32", threads: int | None = None,
+                 xml: str | None = None, compiled=None) -> None:
+        from tokenizers import Tokenizer
+
+        ov = import_openvino()
+        self.dir = Path(model_dir)
+        self.config = load_config(self.dir)
+        files = dict(self.config.get("variants", {}))
+        if xml is not None:
+            files[variant] = xml
+        if variant not in files:
+            raise ViewrankError(f"{self.dir} has no {variant!r} graph; exported variants: {', '.join(sorted(files))}")
+        self.variant, self.threads = variant, threads
+        self.max_length = int(self.config["max_length"])
+        self.inputs = list(self.config["inputs"])
+        tok = Tokenizer.from_file(str(self.dir / "tokenizer.json"))
+        tok.enable_truncation(self.max_length, strategy="longest_first")
+        tok.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)), pad_token=self.config.get("pad_token", "[PAD]"))
+        self.tokenizer = tok
+        if compiled is None:
+            core = ov.Core()
+            props = {"INFERENCE_PRECISION_HINT": "f32"}
+            if threads:
+                props["INFERENCE_NUM_THREADS"] = int(threads)
+            core.set_property(DEVICE, props)
+            model = core.read_model(str(self.dir / files[variant]))
+            model.reshape({port.get_any_name(): ov.PartialShape([-1, -1]) for port in model.inputs})
+            compiled = core.compile_model(model, DEVICE, {"PERFORMANCE_HINT": "LATENCY"})
+        self.use(compiled)
+        self.providers = [f"OpenVINO {DEVICE}"]
+        if variant == "int8":
+            warn_other_int8_kernels(self.config, f"{self.dir} ({variant})")
+
+    def use(self, compiled) -> None:
+        """Run ``compiled`` (an ``openvino.CompiledModel`` of this folder's graph) from now on."""
+        self.compiled = compiled
+        self.request = compiled.create_infer_request()
+
+    def run(self, first: Sequence[str], second: Sequence[str] | None = None, dtype=np.float32) -> np.ndarray:
+        result = self.request.infer(self.encode(first, second))
+        return np.array(result[0], dtype=dtype)  # a copy: the request reuses its output buffer
+
+
+def parse_arg(arg: str | None) -> tuple[str, dict[str, str]]:
+    """``"DIR@variant=int8,threads=2"`` -> ``("DIR", {"variant": "int8", "threads": "2"})``."""
+    if not arg:
+        raise ViewrankError("openvino needs a directory: openvino:DIR[@variant=int8,threads=N]")
+    model, sep, rest = arg.rpartition("@") if "@" in arg else (arg, "", "")
+    options: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))) if sep else ():
+        key, eq, value = part.partition("=")
+        if not eq or key not in OPTIONS:
+            raise ViewrankError(f"bad option {part!r} in openvino:{arg}; known: variant=, threads=")
+        options[key] = value
+    return model, options
