@@ -1,4 +1,5 @@
-"""Registers the ``onnx`` exporter (``viewrank export onnx MODEL --output DIR``), its export configs
+"""Registers the ``onnx`` exporter (``viewrank export onnx MODEL --output DIR``), the ``openvino``
+exporter (:mod:`viewrank.exporters.openvino_exporter`: the same configs and gate, OpenVINO IR), the export configs
 (one per model type: ``dense``, ``int8``, ``binary``, ``cross-encoder``, ``mvp-encoder``) and the
 ``export`` / ``verify-export`` commands."""
 
@@ -48,6 +49,9 @@ class OnnxExporter:
 @hookimpl
 def viewrank_register_exporters(registry, context):
     registry.add("onnx", lambda arg: OnnxExporter(context), description=OnnxExporter.description)
+    from viewrank.exporters.openvino_exporter import OpenVinoExporter  # no openvino/torch import until export
+
+    registry.add("openvino", lambda arg: OpenVinoExporter(context), description=OpenVinoExporter.description)
 
 
 @hookimpl
