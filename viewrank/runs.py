@@ -1,4 +1,5 @@
-"""TREC run files: atomic writes, and a resumable writer that never leaves half a run.
+"""Run files: reading TREC and MS MARCO runs (:func:`parse_run`), atomic writes, and a resumable
+writer (TREC or MS MARCO lines) that never leaves half a run.
 
 A run is built in ``RUN.partial``; a sidecar ``RUN.partial.progress`` records, after each
 query is flushed and synced, the query id and the byte offset where its block ends. On
@@ -12,8 +13,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from viewrank.errors import ViewrankError
 from viewrank.types import RankedList
@@ -91,33 +93,164 @@ def format_trec(ranked: RankedList, tag: str) -> str:
                    for rank, item in enumerate(ranked.items, 1))
 
 
-def read_run(path: str | Path) -> dict[str, dict[str, float]]:
-    """``{qid: {docid: score}}`` from a six-column TREC run (ids decoded, see :func:`encode_id`)."""
+def format_msmarco(ranked: RankedList, tag: str = "") -> str:
+    """MS MARCO's run lines (``qid<TAB>docid<TAB>rank``, no score), ids encoded as in TREC runs."""
+    qid = encode_id(ranked.qid)
+    return "".join(f"{qid}\t{encode_id(item.docid)}\t{rank}\n" for rank, item in enumerate(ranked.items, 1))
+
+
+#: ``--output-format`` -> how a ranked list becomes run lines
+FORMATTERS = {"trec": format_trec, "msmarco": format_msmarco}
+
+#: query id -> [(docid, score), ...], best first: a first-stage run as the rerankers read it
+Lists = dict[str, list[tuple[str, float]]]
+
+
+@dataclass
+class RunFile:
+    """A run read from a file: its format and each query's list, best first.
+
+    TREC runs (``qid Q0 docid rank score tag``) are ordered by score, highest first, lines with
+    equal scores in file order. MS MARCO runs (``qid<TAB>docid<TAB>rank``) have no score: they are
+    ordered by rank and each document gets the score ``1 / rank``, as Pyserini's trec_eval gives
+    them when it converts such a run."""
+
+    path: Path
+    format: str  # "trec" or "msmarco"
+    lists: Lists = field(default_factory=dict)
+
+    def top(self, hits: int | None) -> Lists:
+        """Each query's first ``hits`` documents (all of them when ``hits`` is None)."""
+        return {qid: docs[:hits] if hits is not None else list(docs) for qid, docs in self.lists.items()}
+
+    @property
+    def documents(self) -> int:
+        return sum(len(docs) for docs in self.lists.values())
+
+
+_SPACED_IDS_HINT = ("a run whose ids contain spaces cannot be split into columns: write such ids "
+                    "percent-encoded ('doc 1' as 'doc%201', as viewrank does), or use the MS MARCO "
+                    "format, whose columns are tab-separated (Pyserini: --output-format msmarco)")
+
+
+def _columns(line: str) -> list[str]:
+    parts = line.rstrip("\r\n").split("\t")
+    if len(parts) in (3, 6):
+        return [p.strip() for p in parts]
+    return line.split()
+
+
+def parse_run(path: str | Path) -> RunFile:
+    """Read a TREC or MS MARCO run (the format of its first line; ids decoded, see
+    :func:`encode_id`). Every malformed line is an error naming the file and line: a wrong
+    number of columns, a score or rank that is not a number, a document listed twice for one
+    query, a line of the other format; so is a run with no lines."""
     path = Path(path)
     if not path.is_file():
         raise ViewrankError(f"run file {path} does not exist")
-    out: dict[str, dict[str, float]] = {}
+    fmt: str | None = None
+    positions: dict[str, dict[str, int]] = {}  # qid -> docid -> line number
+    rows: dict[str, list[tuple[float, int, str]]] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
+            if not line.strip():
                 continue
-            if len(parts) != 6:
-                raise ViewrankError(f"{path}:{lineno}: expected 6 columns in a TREC run, got {len(parts)} "
-                                    "(an id with spaces must be percent-encoded: 'doc 1' as 'doc%201')")
-            try:
-                out.setdefault(decode_id(parts[0]), {})[decode_id(parts[2])] = float(parts[4])
-            except ValueError:
-                raise ViewrankError(f"{path}:{lineno}: score {parts[4]!r} is not a number") from None
+            parts = _columns(line)
+            kind = {6: "trec", 3: "msmarco"}.get(len(parts))
+            if kind == "msmarco" and parts[1] == "Q0":
+                kind = None  # a TREC line cut short, not an MS MARCO one
+            if kind is None:
+                hint = f"; {_SPACED_IDS_HINT}" if len(parts) > 6 else ""
+                raise ViewrankError(
+                    f"{path}:{lineno}: expected 6 columns (TREC: qid Q0 docid rank score tag) or 3 "
+                    f"(MS MARCO: qid<TAB>docid<TAB>rank), got {len(parts)}{hint}")
+            if fmt is None:
+                fmt = kind
+            elif kind != fmt:
+                names = {"trec": "a TREC", "msmarco": "an MS MARCO"}
+                raise ViewrankError(f"{path}:{lineno}: {names[kind]} line ({len(parts)} columns) in a run whose "
+                                    f"first line is {names[fmt][names[fmt].index(' ') + 1:]}")
+            if kind == "trec":
+                qid, docid, value = decode_id(parts[0]), decode_id(parts[2]), parts[4]
+                try:
+                    key = -float(value)
+                except ValueError:
+                    raise ViewrankError(f"{path}:{lineno}: score {value!r} is not a number") from None
+            else:
+                qid, docid, value = decode_id(parts[0]), decode_id(parts[1]), parts[2]
+                try:
+                    rank = int(value)
+                except ValueError:
+                    rank = 0
+                if rank < 1:
+                    raise ViewrankError(f"{path}:{lineno}: rank {value!r} is not a positive integer")
+                key = float(rank)
+            seen = positions.setdefault(qid, {})
+            if docid in seen:
+                raise ViewrankError(f"{path}:{lineno}: document {docid!r} is listed twice for query {qid!r} "
+                                    f"(also on line {seen[docid]})")
+            seen[docid] = lineno
+            rows.setdefault(qid, []).append((key, lineno, docid))
+    if fmt is None:
+        raise ViewrankError(f"run file {path} is empty: it holds no run lines")
+    run = RunFile(path, fmt)
+    for qid, docs in rows.items():
+        docs.sort()  # by score (descending) or rank, then by line: equal scores keep file order
+        run.lists[qid] = [(docid, -key if fmt == "trec" else 1.0 / key) for key, _, docid in docs]
+    return run
+
+
+def read_run(path: str | Path) -> dict[str, dict[str, float]]:
+    """``{qid: {docid: score}}`` from a TREC or MS MARCO run (see :func:`parse_run`)."""
+    return {qid: dict(docs) for qid, docs in parse_run(path).lists.items()}
+
+
+def as_lists(run: "str | Path | RunFile | Mapping[str, Any]") -> Lists:
+    """A run in any of the forms scripts hold one: a run file's path, a :class:`RunFile`, or a
+    mapping from query id to a :class:`RankedList`, to ``[(docid, score), ...]`` (best first) or
+    to ``{docid: score}``. Returns ``{qid: [(docid, score), ...]}``, best first."""
+    if isinstance(run, (str, Path)):
+        return parse_run(run).lists
+    if isinstance(run, RunFile):
+        return run.lists
+    if not isinstance(run, Mapping):
+        raise ViewrankError(f"a run is a file path or a mapping from query id to documents, not a {type(run).__name__}")
+    out: Lists = {}
+    for qid, docs in run.items():
+        if isinstance(docs, RankedList):
+            pairs = list(zip(docs.docids, docs.scores))
+        elif isinstance(docs, Mapping):
+            pairs = sorted(((str(d), float(s)) for d, s in docs.items()), key=lambda kv: -kv[1])
+        else:
+            pairs = [(str(d), float(s)) for d, s in docs]
+        seen: set[str] = set()
+        for docid, _ in pairs:
+            if docid in seen:
+                raise ViewrankError(f"document {docid!r} is listed twice for query {qid!r}")
+            seen.add(docid)
+        out[str(qid)] = pairs
     return out
+
+
+def write_run(run: "Mapping[str, RankedList] | Iterable[RankedList]", path: str | Path, tag: str = "viewrank",
+              output_format: str = "trec") -> Path:
+    """Write ranked lists as one run file (TREC or MS MARCO), atomically."""
+    lists = run.values() if isinstance(run, Mapping) else run
+    with RunWriter(path, tag=tag, output_format=output_format) as writer:
+        writer.write_all(lists)
+    return Path(path)
 
 
 class RunWriter:
     """Appends ranked lists to a TREC run; see the module docstring for the crash contract."""
 
-    def __init__(self, path: str | Path, tag: str = "viewrank", resume: bool = False) -> None:
+    def __init__(self, path: str | Path, tag: str = "viewrank", resume: bool = False,
+                 output_format: str = "trec") -> None:
+        if output_format not in FORMATTERS:
+            raise ViewrankError(f"unknown run format {output_format!r}; known: {', '.join(FORMATTERS)}")
         self.path = Path(path)
         self.tag = tag
+        self._format = FORMATTERS[output_format]
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.progress = self.path.with_name(self.path.name + ".partial.progress")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +283,7 @@ class RunWriter:
     def write(self, ranked: RankedList) -> None:
         if ranked.qid in self._done_set:
             raise ViewrankError(f"query {ranked.qid!r} written twice to {self.path}")
-        self._fh.write(format_trec(ranked, self.tag).encode("utf-8"))
+        self._fh.write(self._format(ranked, self.tag).encode("utf-8"))
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.done.append(ranked.qid)
