@@ -9,12 +9,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
 from viewrank.adapters.pyserini.java import ensure_java
-from viewrank.datasets import BeirDataset
+from viewrank.datasets import BeirDataset, Document
 from viewrank.errors import ViewrankError
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
@@ -108,10 +108,56 @@ class Bm25:
         doc = self.searcher.doc(docid)
         if doc is None:
             raise ViewrankError(f"document {docid!r} is not in index {self.index_dir}")
-        raw = doc.raw()
-        return json.loads(raw).get("contents", "") if raw else doc.contents() or ""
+        return stored_document(docid, doc, f"index {self.index_dir}").contents
 
 
 def bm25_search(index_dir: str | Path, queries: Sequence[Query], k: int) -> Hits:
     """Convenience: BM25 top-``k`` for ``queries`` over ``index_dir``."""
     return Bm25(index_dir).search(queries, k)
+
+
+def stored_document(docid: str, doc: Any, where: str) -> Document:
+    """The text a Lucene document stores: its raw JSON's ``contents`` (Pyserini's JsonCollection),
+    else its ``title`` and ``text`` (a BEIR-style record), else the raw string itself; without a
+    raw document, the stored ``contents`` field. An index that stores neither is an error."""
+    raw = doc.raw()
+    if raw:
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            return Document(docid, "", raw)
+        if "contents" in obj:
+            return Document(docid, "", str(obj["contents"] or ""))
+        if "title" in obj or "text" in obj:
+            return Document(docid, str(obj.get("title") or ""), str(obj.get("text") or ""))
+        return Document(docid, "", raw)
+    contents = doc.contents()
+    if contents is None:
+        raise ViewrankError(f"{where} stores no text for document {docid!r}: build it with --storeRaw "
+                            "(or --storeContents), or give the texts with --dataset DIR or --corpus FILE")
+    return Document(docid, "", contents)
+
+
+class IndexTexts:
+    """Passage texts from a Lucene index's stored documents (:func:`stored_document`)."""
+
+    def __init__(self, index_dir: "str | Path | None" = None, searcher: Any = None) -> None:
+        if searcher is None:
+            index_dir = check_index(index_dir)
+            ensure_java()
+            from pyserini.search.lucene import LuceneSearcher
+
+            searcher = LuceneSearcher(str(index_dir))
+        self.searcher = searcher
+        self.name = f"index {index_dir}" if index_dir is not None else "the searcher's index"
+
+    def lookup(self, docids: Iterable[str]) -> dict[str, Document]:
+        wanted = list(dict.fromkeys(docids))
+        found: dict[str, Document] = {}
+        for docid in tqdm(wanted, desc="passage texts", unit="doc", leave=False, disable=len(wanted) < 1000):
+            doc = self.searcher.doc(docid)
+            if doc is not None:
+                found[docid] = stored_document(docid, doc, self.name)
+        return found

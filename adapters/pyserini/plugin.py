@@ -1,6 +1,6 @@
 """The Pyserini adapter's plugin: the ``bm25`` retriever, the ``float`` index codec (``int8`` and
-``binary`` come from the ``binary`` plugin) and the ``index``, ``rerank``, ``encode`` and ``search``
-commands."""
+``binary`` come from the ``binary`` plugin) and the ``index``, ``rerank``, ``eval``, ``encode`` and
+``search`` commands."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def viewrank_register_index_codecs(registry):
 
 @hookimpl
 def viewrank_add_commands(subparsers, context):
-    from viewrank.adapters.pyserini.commands import encode, index, rerank, search
+    from viewrank.adapters.pyserini.commands import encode, eval, index, rerank, search
 
-    for command in (index, rerank, encode, search):
+    for command in (index, rerank, eval, encode, search):
         command.register(subparsers, context)

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import run_cli, write_beir
 from viewrank.adapters.pyserini.evaluate import evaluate_run
 from viewrank.adapters.pyserini.lucene import Bm25
-from viewrank.adapters.pyserini.rerank import rerank_hits, rerank_run
+from viewrank.adapters.pyserini.rerank import rerank_hits, rerank_to_file
 from viewrank.datasets import BeirDataset
 from viewrank.manager import get_host
 from viewrank.metrics import evaluate
@@ -18,7 +18,7 @@ from viewrank.runs import read_run
 
 def test_bm25_rerank_run_and_table(tiny_dataset, tiny_index, tmp_path):
     proc = run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset), "--reranker", "none",
-                   "--depth", "5", "--output-dir", str(tmp_path / "runs"), check=True)
+                   "--hits", "5", "--output-dir", str(tmp_path / "runs"), check=True)
     assert "nDCG@10" in proc.stdout and "none" in proc.stdout
     summary = json.loads((tmp_path / "runs" / "summary.json").read_text())
     [row] = summary["runs"]
@@ -37,7 +37,7 @@ def test_trec_eval_agrees_with_the_python_metrics(tiny_dataset, tiny_index, tmp_
         def rerank(self, query, candidates):
             from viewrank.types import RankedList
             return RankedList.from_scores(query.qid, candidates, [c.score * -1 for c in candidates])
-    result = rerank_run(Reverse(), "reverse", ds, queries, hits, tmp_path / "rev.trec")
+    result = rerank_to_file(Reverse(), "reverse", queries, hits, ds.corpus, tmp_path / "rev.trec")
     ours = evaluate(read_run(result.run), ds.qrels("test"))
     theirs = evaluate_run(result.run, ds.qrels_path("test"))
     for key in ("nDCG@10", "R@100", "MRR@10"):
@@ -50,7 +50,7 @@ def test_resume_finishes_an_interrupted_run(tiny_dataset, tiny_index, tmp_path):
     queries = ds.queries("test")
     hits = Bm25(tiny_index).search(queries, 6)
     none = get_host().reranker("none")
-    full = rerank_run(none, "none", ds, queries, hits, tmp_path / "full.trec")
+    full = rerank_to_file(none, "none", queries, hits, ds.corpus, tmp_path / "full.trec")
 
     class CrashOnThird:
         calls = 0
@@ -62,7 +62,7 @@ def test_resume_finishes_an_interrupted_run(tiny_dataset, tiny_index, tmp_path):
 
     out = tmp_path / "resumed.trec"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        rerank_run(CrashOnThird(), "none", ds, queries, hits, out)
+        rerank_to_file(CrashOnThird(), "none", queries, hits, ds.corpus, out)
     assert not out.exists()  # never half-written
 
     class Counting:
@@ -71,7 +71,7 @@ def test_resume_finishes_an_interrupted_run(tiny_dataset, tiny_index, tmp_path):
             Counting.seen.append(query.qid)
             return none.rerank(query, candidates)
 
-    rerank_run(Counting(), "none", ds, queries, hits, out, resume=True)
+    rerank_to_file(Counting(), "none", queries, hits, ds.corpus, out, resume=True)
     assert Counting.seen == ["q3", "q4"]  # finished queries are not redone
     assert out.read_text() == full.run.read_text().replace("viewrank-none", "viewrank-none")
 
@@ -88,7 +88,7 @@ def test_cli_resume_flag(tiny_dataset, tiny_index, tmp_path):
 def test_rerank_depth_keeps_the_tail_in_bm25_order(tiny_dataset, tiny_index, tmp_path):
     out = tmp_path / "r.trec"
     run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset), "--reranker", "bi-encoder",
-            "--depth", "6", "--rerank-depth", "2", "--output", str(out), check=True)
+            "--hits", "6", "--rerank-depth", "2", "--output", str(out), check=True)
     bm25 = Bm25(tiny_index).search(BeirDataset(tiny_dataset).queries("test"), 6)
     run = read_run(out)
     for qid, hits in bm25.items():
@@ -113,7 +113,7 @@ def test_fuse_endpoints_are_the_reranker_and_bm25(tmp_path):
     run_cli("index", "--dataset", str(data), "--index", str(tmp_path / "idx"), check=True)
     specs = ["none", "bi-encoder", "fuse:0.0:bi-encoder", "fuse:1.0:bi-encoder", "fuse:0.4:bi-encoder"]
     args = [a for spec in specs for a in ("--reranker", spec)]
-    proc = run_cli("rerank", "--index", str(tmp_path / "idx"), "--dataset", str(data), "--depth", "4", *args,
+    proc = run_cli("rerank", "--index", str(tmp_path / "idx"), "--dataset", str(data), "--hits", "4", *args,
                    "--output-dir", str(tmp_path / "runs"), check=True)
     assert "fuse:0.4:bi-encoder" in proc.stdout
     rows = {r["reranker"]: r for r in json.loads((tmp_path / "runs" / "summary.json").read_text())["runs"]}
@@ -141,7 +141,7 @@ def test_rerank_hits_python_api(tiny_index):
         (["--index", "/nonexistent/idx"], "index /nonexistent/idx does not exist"),
         (["--reranker", "nope"], "unknown reranker 'nope'; available rerankers: "),
         (["--split", "dev"], "split 'dev' has no qrels file"),
-        (["--depth", "0"], "--depth must be at least 1"),
+        (["--hits", "0"], "--hits must be at least 1"),
         (["--reranker", "none", "--reranker", "bi-encoder"], "need --output-dir"),
     ],
 )
