@@ -48,6 +48,7 @@ def test_free_bad_input_exits_2(args, message):
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_free_prints_critical_n_writes_report_and_plot(tmp_path):
     pytest.importorskip("matplotlib")
     report, png = tmp_path / "free.json", tmp_path / "free.png"

@@ -1,0 +1,216 @@
+"""The LIMIT diagnostic (issue #20, part 1): the small LIMIT set through the normal commands, and
+free-embedding capacity per dimension.
+
+    python bench/limit.py                       # both parts on this machine (CPU, 1 thread)
+    python bench/limit.py --skip-free           # only the retrieval table
+    python bench/limit.py --skip-eval --device cuda --free-dims 2,3,4,6,8,12,16,24,32 --free-budget 120
+    python bench/limit.py --merge-from OTHER.json   # add another machine's sections to the results
+
+Retrieval: ``viewrank limit make --preset small`` (46 people, 1,000 "Who likes X?" queries, two
+relevant people each), then ``viewrank index``, ``viewrank rerank`` (none = BM25, bi-encoder,
+fuse:0.4:bi-encoder), ``viewrank encode`` + ``viewrank search`` (zero-shot MiniLM), each run as a
+command. trec_eval (through ``rerank``/``search``) reports nDCG@10, R@100 and MRR@10 only, so R@2,
+R@10 and R@100 are computed here from the run files with :mod:`viewrank.metrics` (trec_eval's
+conventions). A fusion-weight sweep reorders the same BM25 and bi-encoder scores as ``fuse:W``.
+
+Free embeddings: ``viewrank limit free`` (see docs/limit.md). Results go to
+bench/results/limit.json, one section per part and machine (CPU model, GPU, date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RERANKERS = ["none", "bi-encoder", "fuse:0.4:bi-encoder"]
+
+
+def machine(device: str = "cpu") -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cpus": os.cpu_count(), "date": dt.date.today().isoformat(), "python": platform.python_version()}
+    if device.startswith("cuda"):
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def viewrank(*args: str, threads: int, log: Path | None = None) -> str:
+    """Run ``viewrank ARGS`` as a user would (a child process); stderr (progress bars) to ``log``."""
+    env = {**os.environ, "VIEWRANK_THREADS": str(threads)}
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "viewrank", *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    if log is not None:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"$ viewrank {' '.join(args)}\n{proc.stdout}{proc.stderr}\n")
+    if proc.returncode != 0:
+        raise SystemExit(f"viewrank {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-3000:]}")
+    print(f"  viewrank {' '.join(args[:2])} ... ({time.perf_counter() - started:.1f} s)", flush=True)
+    return proc.stdout
+
+
+def flag(command: str, new: str, old: str, threads: int) -> str:
+    """The name ``--help`` shows: flags are being renamed to the conventions (--hits, --output)."""
+    return new if new in viewrank(command, "--help", threads=threads) else old
+
+
+def recall_table(run_path: Path, qrels: dict) -> dict:
+    from viewrank.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+    from viewrank.runs import read_run
+
+    run = read_run(run_path)
+    return {"R@2": round(recall_at_k(run, qrels, 2), 4), "R@10": round(recall_at_k(run, qrels, 10), 4),
+            "R@100": round(recall_at_k(run, qrels, 100), 4), "nDCG@10": round(ndcg_at_k(run, qrels, 10), 4),
+            "MRR@10": round(mrr_at_k(run, qrels, 10), 4)}
+
+
+def fusion_sweep(first_stage: Path, reranked: Path, qrels: dict) -> dict:
+    """R@2 of (1-W)*minmax(bi-encoder) + W*minmax(BM25), exactly what fuse:W:bi-encoder computes."""
+    from viewrank.metrics import recall_at_k
+    from viewrank.plugins.first_stage import minmax
+    from viewrank.runs import read_run
+
+    bm25, bi = read_run(first_stage), read_run(reranked)
+    out = {}
+    for w in [round(0.1 * i, 1) for i in range(11)]:
+        run = {}
+        for qid, docs in bm25.items():
+            ids = list(docs)
+            fused = (1 - w) * minmax([bi[qid][d] for d in ids]) + w * minmax([docs[d] for d in ids])
+            run[qid] = {d: float(s) for d, s in zip(ids, fused)}
+        out[str(w)] = {"R@2": round(recall_at_k(run, qrels, 2), 4), "R@10": round(recall_at_k(run, qrels, 10), 4)}
+    return out
+
+
+def doc_lengths(dataset: Path) -> dict:
+    """Word pieces per document under MiniLM's tokenizer: does the encoder see every attribute?"""
+    try:
+        from transformers import AutoTokenizer
+
+        from viewrank.datasets import BeirDataset
+        from viewrank.manager import get_host
+
+        tok = AutoTokenizer.from_pretrained(str(get_host().resolve_model_path("all-MiniLM-L6-v2")))
+        lengths = [len(tok(d.contents)["input_ids"]) for d in BeirDataset(dataset).iter_corpus()]
+        return {"min": min(lengths), "max": max(lengths), "mean": round(sum(lengths) / len(lengths), 1)}
+    except Exception as exc:  # informational only
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_eval(work: Path, seed: int, threads: int) -> dict:
+    from viewrank.datasets import load_qrels
+
+    data, index, dense, runs = work / "limit-small", work / "index", work / "dense", work / "runs"
+    log = work / "commands.log"
+    log.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    made = viewrank("limit", "make", "--preset", "small", "--seed", str(seed), "--output", str(data), "--force",
+                    "--json", threads=threads, log=log)
+    viewrank("index", "--dataset", str(data), "--index", str(index), "--force", threads=threads, log=log)
+    depth = flag("rerank", "--hits", "--depth", threads)
+    rerank_args = ["rerank", "--index", str(index), "--dataset", str(data), depth, "100", "--output-dir", str(runs)]
+    for spec in RERANKERS:
+        rerank_args += ["--reranker", spec]
+    table = viewrank(*rerank_args, threads=threads, log=log)
+    viewrank("encode", "--dataset", str(data), "--index", str(dense), "--force", threads=threads, log=log)
+    search_table = viewrank("search", "--index", str(dense), "--dataset", str(data), "--hits", "100",
+                            "--output", str(runs / "dense.trec"), threads=threads, log=log)
+    qrels = load_qrels(data / "qrels" / "test.tsv")
+    names = {"none": "BM25 (rerank none)", "bi-encoder": "BM25 -> bi-encoder (MiniLM)",
+             "fuse:0.4:bi-encoder": "BM25 -> fuse:0.4:bi-encoder", "dense": "dense MiniLM (encode + search)"}
+    files = {"none": "none.trec", "bi-encoder": "bi-encoder.trec", "fuse:0.4:bi-encoder": "fuse_0.4_bi-encoder.trec",
+             "dense": "dense.trec"}
+    results = {spec: {"name": names[spec], **recall_table(runs / f, qrels)} for spec, f in files.items()}
+    summary = json.loads((runs / "summary.json").read_text())
+    trec_eval = {r["reranker"]: {k: round(v, 4) for k, v in r["metrics"].items()} for r in summary["runs"]}
+    return {
+        "dataset": json.loads(made), "first_stage_depth": 100, "queries": len(qrels),
+        "results": results,
+        "trec_eval": {**trec_eval, "dense": search_table.strip().splitlines()[-1]},
+        "fusion_sweep_R": fusion_sweep(runs / "none.trec", runs / "bi-encoder.trec", qrels),
+        "minilm_wordpieces_per_doc": doc_lengths(data),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "commands": [line[2:] for line in log.read_text().splitlines() if line.startswith("$ viewrank")],
+    }
+
+
+def run_free(dims: str, budget: float, threads: int, device: str, work: Path, plot: str | None) -> dict:
+    report = work / f"free-{device.replace(':', '')}.json"
+    args = ["limit", "free", "--dims", dims, "--time-budget", str(budget), "--threads", str(threads),
+            "--device", device, "--output", str(report)]
+    if plot:
+        args[-2:-2] = ["--plot", plot]
+    t0 = time.perf_counter()
+    out = viewrank(*args, threads=threads)
+    print(out)
+    data = json.loads(report.read_text())
+    data["command"] = "viewrank " + " ".join(args[:-2])
+    data["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="runs/limit", help="scratch folder for the dataset, indexes and runs")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="device for the free-embedding part")
+    ap.add_argument("--free-dims", default="4,8,16,32")
+    ap.add_argument("--free-budget", type=float, default=120.0, help="seconds per dimension")
+    ap.add_argument("--plot", default=None, help="PNG of the free-embedding curve (viewrank limit free --plot)")
+    ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--skip-free", action="store_true")
+    ap.add_argument("--merge-from", default=None, help="add the sections of another results file and stop")
+    ap.add_argument("--output", default="bench/results/limit.json")
+    args = ap.parse_args(argv)
+
+    from viewrank.runs import atomic_write_text
+
+    out = Path(args.output)
+    results = json.loads(out.read_text()) if out.is_file() else {"bench": "limit", "issue": 20}
+    if args.merge_from:
+        other = json.loads(Path(args.merge_from).read_text())
+        results.update({k: v for k, v in other.items() if k not in ("bench", "issue")})
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        print(f"merged {', '.join(k for k in other if k not in ('bench', 'issue'))} into {out}")
+        return 0
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if not args.skip_eval:
+        print("LIMIT small: make, index, rerank, encode, search")
+        section = run_eval(work, args.seed, args.threads)
+        section["machine"] = machine("cpu")
+        section["threads"] = args.threads
+        results["small_retrieval"] = section
+        print(f"\n{'system':<34} {'R@2':>7} {'R@10':>7} {'R@100':>7} {'nDCG@10':>8}")
+        for r in section["results"].values():
+            print(f"{r['name']:<34} {r['R@2']:>7.4f} {r['R@10']:>7.4f} {r['R@100']:>7.4f} {r['nDCG@10']:>8.4f}")
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+    if not args.skip_free:
+        print(f"free embeddings: dims {args.free_dims}, {args.free_budget:g} s per dimension, {args.device}")
+        section = run_free(args.free_dims, args.free_budget, args.threads, args.device, work, args.plot)
+        section["machine"] = machine(args.device)
+        results[f"free_{'gpu' if args.device.startswith('cuda') else 'cpu'}"] = section
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
