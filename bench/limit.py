@@ -3,15 +3,17 @@ free-embedding capacity per dimension.
 
     python bench/limit.py                       # both parts on this machine (CPU, 1 thread)
     python bench/limit.py --skip-free           # only the retrieval table
+    python bench/limit.py --skip-eval --skip-free --large   # BM25 on the 50,000-document form
     python bench/limit.py --skip-eval --device cuda --free-dims 2,3,4,6,8,12,16,24,32 --free-budget 120
     python bench/limit.py --merge-from OTHER.json   # add another machine's sections to the results
 
 Retrieval: ``viewrank limit make --preset small`` (46 people, 1,000 "Who likes X?" queries, two
 relevant people each), then ``viewrank index``, ``viewrank rerank`` (none = BM25, bi-encoder,
 fuse:0.4:bi-encoder), ``viewrank encode`` + ``viewrank search`` (zero-shot MiniLM), each run as a
-command. trec_eval (through ``rerank``/``search``) reports nDCG@10, R@100 and MRR@10 only, so R@2,
-R@10 and R@100 are computed here from the run files with :mod:`viewrank.metrics` (trec_eval's
-conventions). A fusion-weight sweep reorders the same BM25 and bi-encoder scores as ``fuse:W``.
+command. R@2, R@10 and R@100 are computed from the run files with :mod:`viewrank.metrics`
+(trec_eval's conventions) and, where ``viewrank eval`` exists, by trec_eval itself
+(``--metrics recall.2,10,100 ndcg_cut.10``) as a cross-check. A fusion-weight sweep reorders the
+same BM25 and bi-encoder scores as ``fuse:W``.
 
 Free embeddings: ``viewrank limit free`` (see docs/limit.md). Results go to
 bench/results/limit.json, one section per part and machine (CPU model, GPU, date).
@@ -26,7 +28,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -127,9 +128,9 @@ def run_eval(work: Path, seed: int, threads: int) -> dict:
     rerank_args = ["rerank", "--index", str(index), "--dataset", str(data), depth, "100", "--output-dir", str(runs)]
     for spec in RERANKERS:
         rerank_args += ["--reranker", spec]
-    table = viewrank(*rerank_args, threads=threads, log=log)
+    viewrank(*rerank_args, threads=threads, log=log)
     viewrank("encode", "--dataset", str(data), "--index", str(dense), "--force", threads=threads, log=log)
-    search_table = viewrank("search", "--index", str(dense), "--dataset", str(data), "--hits", "100",
+    viewrank("search", "--index", str(dense), "--dataset", str(data), "--hits", "100",
                             "--output", str(runs / "dense.trec"), threads=threads, log=log)
     qrels = load_qrels(data / "qrels" / "test.tsv")
     names = {"none": "BM25 (rerank none)", "bi-encoder": "BM25 -> bi-encoder (MiniLM)",
@@ -139,15 +140,41 @@ def run_eval(work: Path, seed: int, threads: int) -> dict:
     results = {spec: {"name": names[spec], **recall_table(runs / f, qrels)} for spec, f in files.items()}
     summary = json.loads((runs / "summary.json").read_text())
     trec_eval = {r["reranker"]: {k: round(v, 4) for k, v in r["metrics"].items()} for r in summary["runs"]}
+    if " eval " in viewrank("--help", threads=threads):  # trec_eval's own R@2/R@10/R@100 on the same runs
+        report = json.loads(viewrank("eval", "--run", *(str(runs / f) for f in files.values()), "--qrels",
+                                     str(data / "qrels" / "test.tsv"), "--metrics", "recall.2,10,100", "ndcg_cut.10",
+                                     "--json", threads=threads, log=log))
+        by_file = {Path(r["run"]).name: r["metrics"] for r in report["runs"]}
+        trec_eval = {spec: {k: round(v, 4) for k, v in by_file[f].items()} for spec, f in files.items()}
     return {
         "dataset": json.loads(made), "first_stage_depth": 100, "queries": len(qrels),
         "results": results,
-        "trec_eval": {**trec_eval, "dense": search_table.strip().splitlines()[-1]},
+        "trec_eval": trec_eval,
         "fusion_sweep_R": fusion_sweep(runs / "none.trec", runs / "bi-encoder.trec", qrels),
         "minilm_wordpieces_per_doc": doc_lengths(data),
         "seconds": round(time.perf_counter() - t0, 1),
         "commands": [line[2:] for line in log.read_text().splitlines() if line.startswith("$ viewrank")],
     }
+
+
+def run_large_bm25(work: Path, seed: int, threads: int) -> dict:
+    """The 50,000-document form with BM25 only (encoding 50,000 documents with MiniLM on a CPU
+    takes most of an hour)."""
+    from viewrank.datasets import load_qrels
+
+    data, index, run = work / "limit-large", work / "index-large", work / "runs" / "large-none.trec"
+    log = work / "commands-large.log"
+    log.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    made = viewrank("limit", "make", "--preset", "large", "--seed", str(seed), "--output", str(data), "--force",
+                    "--json", threads=threads, log=log)
+    viewrank("index", "--dataset", str(data), "--index", str(index), "--force", threads=threads, log=log)
+    viewrank("rerank", "--index", str(index), "--dataset", str(data), flag("rerank", "--hits", "--depth", threads),
+             "100", "--reranker", "none", "--output", str(run), threads=threads, log=log)
+    return {"dataset": json.loads(made), "results": {"none": {"name": "BM25 (rerank none)",
+                                                              **recall_table(run, load_qrels(data / "qrels" / "test.tsv"))}},
+            "seconds": round(time.perf_counter() - t0, 1),
+            "commands": [line[2:] for line in log.read_text().splitlines() if line.startswith("$ viewrank")]}
 
 
 def run_free(dims: str, budget: float, threads: int, device: str, work: Path, plot: str | None) -> dict:
@@ -174,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--free-dims", default="4,8,16,32")
     ap.add_argument("--free-budget", type=float, default=120.0, help="seconds per dimension")
     ap.add_argument("--plot", default=None, help="PNG of the free-embedding curve (viewrank limit free --plot)")
+    ap.add_argument("--large", action="store_true", help="also the 50,000-document form, BM25 only")
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--skip-free", action="store_true")
     ap.add_argument("--merge-from", default=None, help="add the sections of another results file and stop")
@@ -201,6 +229,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{'system':<34} {'R@2':>7} {'R@10':>7} {'R@100':>7} {'nDCG@10':>8}")
         for r in section["results"].values():
             print(f"{r['name']:<34} {r['R@2']:>7.4f} {r['R@10']:>7.4f} {r['R@100']:>7.4f} {r['nDCG@10']:>8.4f}")
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+    if args.large:
+        print("LIMIT large (50,000 documents): make, index, rerank none")
+        section = run_large_bm25(work, args.seed, args.threads)
+        section["machine"] = machine("cpu")
+        results["large_bm25"] = section
+        r = section["results"]["none"]
+        print(f"BM25 on the large form: R@2 {r['R@2']:.4f}, R@10 {r['R@10']:.4f}, R@100 {r['R@100']:.4f}")
         atomic_write_text(out, json.dumps(results, indent=2) + "\n")
     if not args.skip_free:
         print(f"free embeddings: dims {args.free_dims}, {args.free_budget:g} s per dimension, {args.device}")
