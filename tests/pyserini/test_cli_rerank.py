@@ -16,6 +16,7 @@ from viewrank.metrics import evaluate
 from viewrank.runs import read_run
 
 
+@pytest.mark.slow  # a JVM start and a Lucene search or index build: over 5 s on 2 shared cores
 def test_bm25_rerank_run_and_table(tiny_dataset, tiny_index, tmp_path):
     proc = run_cli("rerank", "--index", str(tiny_index), "--dataset", str(tiny_dataset), "--reranker", "none",
                    "--hits", "5", "--output-dir", str(tmp_path / "runs"), check=True)
@@ -28,6 +29,7 @@ def test_bm25_rerank_run_and_table(tiny_dataset, tiny_index, tmp_path):
     assert row["metrics"]["nDCG@10"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # a JVM start and a Lucene search or index build: over 5 s on 2 shared cores
 def test_trec_eval_agrees_with_the_python_metrics(tiny_dataset, tiny_index, tmp_path):
     ds = BeirDataset(tiny_dataset)
     queries = ds.queries("test")
@@ -45,6 +47,7 @@ def test_trec_eval_agrees_with_the_python_metrics(tiny_dataset, tiny_index, tmp_
     assert theirs["nDCG@10"] < 0.99
 
 
+@pytest.mark.slow  # starts a JVM in this process: over 5 s on 2 shared cores
 def test_resume_finishes_an_interrupted_run(tiny_dataset, tiny_index, tmp_path):
     ds = BeirDataset(tiny_dataset)
     queries = ds.queries("test")
@@ -128,6 +131,7 @@ def test_fuse_endpoints_are_the_reranker_and_bm25(tmp_path):
     assert order("bi-encoder") != order("none")  # otherwise the two checks above prove nothing
 
 
+@pytest.mark.slow  # starts a JVM in this process: over 5 s on 2 shared cores
 def test_rerank_hits_python_api(tiny_index):
     bm25 = Bm25(tiny_index)
     hits = bm25.searcher.search("aspirin heart attack", k=4)
@@ -163,6 +167,7 @@ def test_unknown_reranker_lists_the_known_ones(tiny_dataset, tiny_index, tmp_pat
     assert "none" in proc.stderr and "bi-encoder:DIR" in proc.stderr
 
 
+@pytest.mark.slow  # a JVM start and a Lucene search or index build: over 5 s on 2 shared cores
 def test_malformed_corpus_and_empty_query(tmp_path):
     root = write_beir(tmp_path / "bad")
     text = (root / "corpus.jsonl").read_text().splitlines()

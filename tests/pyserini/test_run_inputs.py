@@ -246,3 +246,26 @@ def test_fuse_interpolates_with_the_runs_own_scores(tmp_path, tiny_dataset, fmt)
     assert fused["1.0"] == order
     assert fused["0.0"] == alone and alone != order
     assert alone["q1"][0] == "d1" and alone["q2"][0] == "d3"
+
+
+def test_stored_documents_of_every_kind_of_index():
+    from viewrank.adapters.pyserini.lucene import stored_document
+
+    class Doc:
+        def __init__(self, raw, contents=None):
+            self._raw, self._contents = raw, contents
+
+        def raw(self):
+            return self._raw
+
+        def contents(self):
+            return self._contents
+
+    json_collection = stored_document("d1", Doc('{\n  "id" : "d1",\n  "contents" : "Title text"\n}'), "index I")
+    assert (json_collection.title, json_collection.text) == ("", "Title text")
+    beir_style = stored_document("d1", Doc('{"_id": "d1", "title": "T", "text": "x"}'), "index I")
+    assert (beir_style.title, beir_style.contents) == ("T", "T x")
+    assert stored_document("d1", Doc("<DOC>plain</DOC>"), "index I").text == "<DOC>plain</DOC>"
+    assert stored_document("d1", Doc(None, "stored contents"), "index I").text == "stored contents"
+    with pytest.raises(ViewrankError, match="index I stores no text for document 'd1': build it with --storeRaw"):
+        stored_document("d1", Doc(None, None), "index I")
