@@ -30,7 +30,7 @@ install: $(STAMP)
 main: install
 	@test -f $(SCIFACT)/corpus.jsonl || { echo "SciFact not found at $(SCIFACT): set DATA=/path/to/shared/data" >&2; exit 2; }
 	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
-	$(BIN)/viewrank rerank --index $(INDEX) --dataset $(SCIFACT) --split test --depth $(DEPTH) \
+	$(BIN)/viewrank rerank --index $(INDEX) --dataset $(SCIFACT) --split test --hits $(DEPTH) \
 		--rerank-depth $(RERANK_DEPTH) $(foreach r,$(RERANKERS),--reranker $(r)) --output-dir $(RUNS)
 
 train-mvp: install

@@ -123,6 +123,23 @@ def _is_msmarco(run: Path) -> bool:
     return False
 
 
+def _merged(measures: Iterable[str]) -> list[str]:
+    """One ``-m`` per measure family: trec_eval keeps only one cutoff list per measure, so
+    ``recall.2`` and ``recall.10`` must go as ``recall.2,10`` (asked twice, one was dropped)."""
+    cutoffs: dict[str, list[str]] = {}
+    out: list[str] = []
+    for measure in measures:
+        base, _, params = measure.partition(".")
+        if params and all(p.isdigit() for p in params.split(",")):
+            if base not in cutoffs:
+                cutoffs[base] = []
+                out.append(base)
+            cutoffs[base] += [p for p in params.split(",") if p not in cutoffs[base]]
+        elif measure not in out:
+            out.append(measure)
+    return [f"{m}.{','.join(cutoffs[m])}" if m in cutoffs else m for m in out]
+
+
 def evaluate_run(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[str, int]],
                  metrics: Sequence[str] | None = None) -> dict[str, float]:
     """The measures (default nDCG@10, R@100 and MRR@10) of a TREC or MS MARCO run, from trec_eval
@@ -146,7 +163,7 @@ def evaluate_run(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[
         lines: dict[int | None, list[tuple[str, float]]] = {}
         for depth, group in by_depth.items():
             flags = ["-M", str(depth)] if depth is not None else []
-            for measure in dict.fromkeys(m.measure for m in group):
+            for measure in _merged(m.measure for m in group):
                 flags += ["-m", measure]
             found = _trec_eval(flags, qrels_path, run)
             if found is None:  # no query in common: with -c, every judged query scores 0

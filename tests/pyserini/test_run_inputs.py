@@ -208,6 +208,28 @@ def test_metric_specs():
         parse_metrics(["nDCG 10"])
 
 
+def test_one_cutoff_list_per_measure_family():
+    """trec_eval keeps one cutoff list per measure: recall.2 and recall.10 must go as recall.2,10."""
+    from viewrank.adapters.pyserini.evaluate import _merged
+
+    assert _merged(["recall.2", "recall.10", "ndcg_cut.10", "map", "recall.10", "P.5"]) == \
+        ["recall.2,10", "ndcg_cut.10", "map", "P.5"]
+
+
+@pytest.mark.slow  # a JVM (trec_eval)
+def test_several_cutoffs_of_one_measure_are_all_printed(tiny_dataset, tiny_index, tmp_path):
+    from viewrank.adapters.pyserini.evaluate import evaluate_run
+    from viewrank.adapters.pyserini.lucene import Bm25
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(tiny_dataset)
+    hits = Bm25(tiny_index).search(ds.queries("test"), 6)
+    run = tmp_path / "bm25.trec"
+    run.write_text("".join(f"{q} Q0 {d} {r} {s} bm25\n" for q, h in hits.items() for r, (d, s) in enumerate(h, 1)))
+    got = evaluate_run(run, ds.qrels_path("test"), ["recall.2", "recall.10", "R@100"])
+    assert set(got) == {"recall_2", "recall_10", "R@100"} and got["recall_2"] <= got["recall_10"]
+
+
 def test_overlap_warnings_and_table():
     qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
     assert overlap_warnings({"q1": ["d1"], "q2": ["d2"]}, qrels) == []
