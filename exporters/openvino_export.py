@@ -9,7 +9,8 @@ One implementation per job, shared with the ONNX exporter:
 - int8 (``--int8``): NNCF post-training quantisation of the whole IR (MatMuls, attention and the
   rest, weights and activations: ``ModelType.TRANSFORMER``, SmoothQuant included), calibrated on
   SciFact **train** texts (the gate's lists, built from train queries); the parity gate never
-  sees them. When the plain int8 graph misses the gate's int8 criteria on that train sample,
+  sees them. When the plain int8 graph misses the gate's int8 criteria on that train sample
+  (the max difference with a margin, ``ATOL_MARGIN``: static ranges are fixed on train texts),
   ``--int8-recovery accuracy-aware`` (default) re-quantises with
   ``nncf.quantize_with_accuracy_control``: NNCF ranks the quantisers by their harm to nDCG@10
   on the train sample and returns layers to fp32 until the drop is within the gate's 0.005;
@@ -44,7 +45,13 @@ RUNTIME_CONFIG = CONFIG_NAME  # viewrank_openvino.json: the marker staged_save m
 FP32_XML = "openvino_model.xml"
 INT8_XML = "openvino_model_int8.xml"
 TRACED = "_traced.onnx"  # the ONNX exporter's graph, converted and then removed
-AC_MAX_ITERATIONS = 8  # accuracy-aware rounds (each re-evaluates the int8 graph on the train sample)
+AC_MAX_ITERATIONS = 5  # accuracy-aware rounds (each re-evaluates the int8 graph on the train sample)
+# Static int8 fixes activation ranges at export: a test text outside the train texts' ranges moves
+# more than any train text did (MiniLM: max difference 0.043 on train, 0.057 on the gate's test
+# queries, tolerance 0.05). So on train the int8 graph must stay within this share of the tolerance.
+ATOL_MARGIN = 0.8
+AC_RANKING_QUERIES = 10
+RMS_WEIGHT = 0.01  # the score error's weight in the accuracy-control metric: a tie-breaker, ~1e-4  # the worst train queries on which NNCF ranks its quantiser groups (one run per group)
 
 
 def _log(msg: str) -> None:
@@ -244,6 +251,7 @@ def _int8_variant(tmp: Path, kind: str, config: "OnnxConfig", opts: OpenVinoOpti
         raise ViewrankError(f"--int8-keep-fp32: {exc}") from None
     ov.save_model(quantized, str(tmp / INT8_XML), compress_to_fp16=False)
     atol, ndcg_limit, tau, tie = variant_limits(config, "int8")
+    atol *= ATOL_MARGIN
 
     def on_train() -> Any:
         runtime = load_runtime(tmp, config.kind, "int8", threads, xml=INT8_XML)
@@ -261,7 +269,8 @@ def _int8_variant(tmp: Path, kind: str, config: "OnnxConfig", opts: OpenVinoOpti
     _log(f"  recovery: NNCF accuracy control on the train sample (the gate's int8 criteria: nDCG@10 drop <= "
          f"{ndcg_limit}, tau and max difference as a penalty)")
     validate = _gate_metric(tmp, kind, config, sample, reference, threads)
-    restorer = AdvancedAccuracyRestorerParameters(max_num_iterations=AC_MAX_ITERATIONS, num_ranking_workers=1)
+    restorer = AdvancedAccuracyRestorerParameters(max_num_iterations=AC_MAX_ITERATIONS, num_ranking_workers=1,
+                                                  ranking_subset_size=min(AC_RANKING_QUERIES, len(sample.queries)))
     recovered = nncf.quantize_with_accuracy_control(
         ov.Core().read_model(str(tmp / FP32_XML)), nncf.Dataset(feeds), nncf.Dataset(list(range(len(sample.queries)))),
         validate, max_drop=ndcg_limit, drop_type=nncf.DropType.ABSOLUTE, advanced_quantization_parameters=advanced,
@@ -276,8 +285,10 @@ def _int8_variant(tmp: Path, kind: str, config: "OnnxConfig", opts: OpenVinoOpti
     return report
 
 
-GATE_METRIC = ("per query: nDCG@10, minus 1 when the query breaks the gate's int8 tau (5% ties) or max-difference "
-               "limit against the fp32 IR; NNCF keeps the drop of its mean within the nDCG@10 limit")
+GATE_METRIC = ("per query: nDCG@10, minus 1 when the query breaks the gate's int8 tau (5% ties) or "
+               f"{ATOL_MARGIN:g} x its max-difference limit against the fp32 IR, minus {RMS_WEIGHT:g} x its score "
+               "RMS error over the score scale (a tie-breaker for NNCF's ranking); NNCF keeps the drop of the mean "
+               "within the nDCG@10 limit")
 
 
 def _gate_metric(tmp: Path, kind: str, config: "OnnxConfig", sample: "ParitySample", reference: tuple[list, list],
@@ -289,6 +300,7 @@ def _gate_metric(tmp: Path, kind: str, config: "OnnxConfig", sample: "ParitySamp
     from viewrank.exporters.parity import ParitySample, _per_query_ndcg, _scores_and_values, kendall_tau
 
     atol, _, tau_limit, tie = variant_limits(config, "int8")
+    atol *= ATOL_MARGIN
     ref_scores, ref_values = reference
     scale = float(max(r.max() for r in ref_scores) - min(r.min() for r in ref_scores))
     runtime = load_runtime(tmp, config.kind, "fp32", threads)
@@ -305,6 +317,9 @@ def _gate_metric(tmp: Path, kind: str, config: "OnnxConfig", sample: "ParitySamp
             diff = float(gap.mean(1).max() if config.diff_measure == "bit-fraction" else gap.max())
             if kendall_tau(ref_scores[i], scores[j], tie * scale) < tau_limit or not diff <= atol:
                 per_query[j] -= 1.0
+            # a tie-breaker for NNCF's ranking of its quantisers (one query at a time): the score error
+            rms = float(np.sqrt(np.mean((ref_scores[i] - scores[j]).astype(np.float64) ** 2)))
+            per_query[j] -= RMS_WEIGHT * (rms / scale if scale > 0 else rms)
         return float(per_query.mean()), [float(v) for v in per_query]
 
     return validate

@@ -139,3 +139,19 @@ def test_cli_refuses_a_spec_that_cannot_be_exported(tmp_path):
     assert bad.returncode == 2, bad.stderr
     assert "reports no model_type" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "y").exists()
+
+
+def test_int8_recovery_runs_nncf_accuracy_control_on_train(tiny_cross_encoder, tmp_path):
+    """The tiny random cross-encoder's plain int8 graph reorders its near-tied scores (tau far below
+    0.95 on train), so the accuracy-aware retry runs and its report is stored; ``none`` keeps plain."""
+    out = ov_export(f"cross-encoder:{tiny_cross_encoder}", tmp_path / "ac", int8=True, calibration_queries=4,
+                    parity=False)
+    report = json.loads((out / "viewrank_openvino.json").read_text())["int8"]
+    assert not report["plain_on_train"]["passed"]
+    assert report["method"] == "nncf.quantize_with_accuracy_control" and report["max_drop"] == 0.005
+    assert report["outcome"].startswith("accuracy-aware") and "recovered_on_train" in report
+    assert 0 < report["fake_quantize_nodes_kept"] <= report["fake_quantize_nodes"]
+    plain = ov_export(f"cross-encoder:{tiny_cross_encoder}", tmp_path / "plain", int8=True, calibration_queries=4,
+                      parity=False, int8_recovery="none")
+    report = json.loads((plain / "viewrank_openvino.json").read_text())["int8"]
+    assert report["method"] == "nncf.quantize" and report["outcome"].startswith("plain (misses")
