@@ -169,7 +169,7 @@ def test_deprecated_flags_still_parse(host, capsys):
 
     rerank = ["rerank", "--index", "i", "--dataset", "d"]
     args = parser.parse_args(rerank + ["--output-dir", "runs", "--depth", "50", "--rerank-depth", "10"])
-    assert (args.output_dir, args.depth, args.rerank_depth) == ("runs", 50, 10)
+    assert (args.output_dir, args.hits, args.rerank_depth) == ("runs", 50, 10)  # --depth: alias of --hits
     assert args.threads == host.context.settings.threads
 
 
