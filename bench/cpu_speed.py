@@ -306,9 +306,14 @@ def run(args: argparse.Namespace) -> int:
         del model
 
     threads = f"threads={args.threads}"
+    overrides = dict(item.split("=", 1) for item in args.use)
+
+    def export_dir(name: str) -> Path:
+        return Path(overrides.get(name, exports / name))
+
     gates = {}
     if "embedder" in args.models:
-        onnx_dir, ov_dir = exports / "onnx-minilm", exports / "ov-minilm"
+        onnx_dir, ov_dir = export_dir("onnx-minilm"), export_dir("ov-minilm")
         gates["MiniLM embedder"] = {"onnx": gate_summary(onnx_dir), "openvino": gate_summary(ov_dir)}
         embedder_row("torch fp32", "dense")
         embedder_row("ORT fp32", f"onnx:{onnx_dir}@variant=fp32,{threads},providers=CPUExecutionProvider")
@@ -323,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
                                           "untrained head: speed only")):
         if key not in args.models:
             continue
-        onnx_dir, ov_dir = exports / f"onnx-{key}", exports / f"ov-{key}"
+        onnx_dir, ov_dir = export_dir(f"onnx-{key}"), export_dir(f"ov-{key}")
         gates[label] = {"onnx": gate_summary(onnx_dir), "openvino": gate_summary(ov_dir)}
         reranker_row(label, "torch fp32", torch_spec, note)
         reranker_row(label, "ORT fp32", f"onnx:{onnx_dir}@variant=fp32,{threads},providers=CPUExecutionProvider", note)
@@ -351,6 +356,7 @@ def run(args: argparse.Namespace) -> int:
                    f"(passages/s) and nDCG@10 of the candidates by cosine; rerankers: one call per query's "
                    f"list (ms/query, candidates/s) and nDCG@10 of its order. One warm-up call, then one timed pass."),
         "exports": gates,
+        "notes": args.note,
         "rows": rows,
         "targets": targets(rows),
     }
@@ -436,6 +442,9 @@ def main() -> int:
     r = sub.add_parser("run", help="the bench (one run)")
     r.add_argument("--exports", default="exports/bench18",
                    help="folder holding onnx-minilm, ov-minilm, onnx-mvp, ov-mvp, onnx-ce, ov-ce and st/{onnx,openvino}")
+    r.add_argument("--use", nargs="*", default=[], metavar="NAME=DIR",
+                   help="another folder for one export (ov-minilm=exports/bench18/ov-minilm-plain)")
+    r.add_argument("--note", action="append", default=[], help="a note stored in the JSON (repeatable)")
     r.add_argument("--models", nargs="+", default=["embedder", "mvp", "ce"], choices=("embedder", "mvp", "ce"))
     r.add_argument("--mvp-model", default="models/mvp-minilm")
     r.add_argument("--ce-model", default="exports/bench18/ce-untrained")
