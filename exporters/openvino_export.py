@@ -50,8 +50,8 @@ AC_MAX_ITERATIONS = 5  # accuracy-aware rounds (each re-evaluates the int8 graph
 # more than any train text did (MiniLM: max difference 0.043 on train, 0.057 on the gate's test
 # queries, tolerance 0.05). So on train the int8 graph must stay within this share of the tolerance.
 ATOL_MARGIN = 0.8
-AC_RANKING_QUERIES = 10
-RMS_WEIGHT = 0.01  # the score error's weight in the accuracy-control metric: a tie-breaker, ~1e-4  # the worst train queries on which NNCF ranks its quantiser groups (one run per group)
+AC_RANKING_QUERIES = 6  # the worst train queries on which NNCF ranks its quantiser groups (one run per group)
+RMS_WEIGHT = 0.01  # the score error's weight in the accuracy-control metric: a tie-breaker, ~1e-4
 
 
 def _log(msg: str) -> None:
@@ -280,7 +280,8 @@ def _int8_variant(tmp: Path, kind: str, config: "OnnxConfig", opts: OpenVinoOpti
     _log(f"  accuracy-aware int8 on train: {_describe(after)} "
          f"({_fake_quantize_count(recovered)} of {report['fake_quantize_nodes']} FakeQuantize nodes kept)")
     report.update(method="nncf.quantize_with_accuracy_control", metric=GATE_METRIC, max_drop=ndcg_limit,
-                  max_iterations=AC_MAX_ITERATIONS, fake_quantize_nodes_kept=_fake_quantize_count(recovered), recovered_on_train=_brief(after),
+                  max_iterations=AC_MAX_ITERATIONS, ranking_queries=restorer.ranking_subset_size,
+                  fake_quantize_nodes_kept=_fake_quantize_count(recovered), recovered_on_train=_brief(after),
                   outcome="accuracy-aware" + ("" if after.passed else " (still misses the criteria on train)"))
     return report
 
