@@ -178,9 +178,11 @@ def test_setup_with_a_new_export_undeploys_the_one_it_replaces(node, client, bun
 @needs_scifact
 def test_verify_local_runs_the_gate_through_the_node(client, bundles):
     from viewrank.adapters.opensearch.verify_local import verify_local
+    from viewrank.manager import get_host
 
     for key, name in (("dense", DENSE_NAME), ("ce", CE_NAME)):
-        report = verify_local(client, bundles[key][1], parity_data=str(SCIFACT), parity_queries=3, name=name)
+        report = verify_local(client, bundles[key][1], parity_data=str(SCIFACT), parity_queries=3, name=name,
+                              host=get_host())
         assert report["passed"], report["failures"]
         assert report["variant"] == "fp32" and report["report"]["min_kendall_tau"] == 1.0
         assert report["report"]["max_abs_diff"] < 1e-3
