@@ -119,6 +119,7 @@ def test_binary_without_idmap_is_32x_and_asymmetric_rescoring_matches(tiny_bert,
         np.testing.assert_allclose(sorted(x.scores), sorted(y.scores), atol=1e-4)
 
 
+@pytest.mark.slow  # a Lucene index build, hybrid search and the encode/search CLIs: about 5 s
 def test_hybrid_search_and_clis(indexes, emb_dataset, tiny_bert, tmp_path, capsys, host):
     from viewrank.adapters.pyserini.dense_search import search
     from viewrank.adapters.pyserini.lucene import build_index

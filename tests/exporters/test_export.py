@@ -52,6 +52,7 @@ def test_embedder_export_writes_every_artifact(dense_export):
     assert domains("model.onnx") <= {"", "ai.onnx"} and "com.microsoft" in domains("model_int8.onnx")
 
 
+@pytest.mark.slow  # the dynamo exporter: about 9 s
 def test_dynamo_exporter_and_unfused_int8(tiny_dense, tmp_path):
     out = export(f"dense:{tiny_dense}", tmp_path / "dyn", int8=True, exporter="dynamo", opset=18, optimize=False)
     cfg = json.loads((out / "viewrank_onnx.json").read_text())
@@ -193,6 +194,7 @@ def test_onnx_spec_errors_name_the_problem(tmp_path):
         get_host().embedder(f"onnx:{tmp_path}@colour=red")
 
 
+@pytest.mark.slow  # two viewrank child processes: about 10 s
 def test_cli_export_and_unknown_format(tiny_dense, tmp_path):
     cmd = [sys.executable, "-m", "viewrank", "export", "onnx", f"dense:{tiny_dense}", "--output", str(tmp_path / "x"),
            "--no-parity"]

@@ -45,6 +45,7 @@ def test_plain_int8_of_the_tiny_cross_encoder_is_refused(tiny_cross_encoder, tmp
     assert not (tmp_path / "plain").exists() and not list(tmp_path.glob(".plain.*"))
 
 
+@pytest.mark.slow  # builds ce_auto (the mixed-precision search): about 7 s
 def test_auto_search_keeps_the_most_sensitive_nodes_and_the_gate_passes(ce_auto):
     cfg = json.loads((ce_auto / "viewrank_onnx.json").read_text())
     mixed = cfg["int8_mixed"]

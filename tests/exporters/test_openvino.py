@@ -38,6 +38,7 @@ def dense_ov(tiny_dense, tmp_path_factory):
     return ov_export(f"dense:{tiny_dense}", out, int8=True, calibration_queries=5)
 
 
+@pytest.mark.slow  # with the next test: builds dense_ov (fp32 + NNCF int8 export), about 6 s
 def test_dense_export_fp32_matches_torch_and_int8_is_gated(dense_ov, tiny_dense):
     from viewrank.exporters.artifacts import verify_manifest
 
@@ -64,6 +65,7 @@ def test_dense_export_fp32_matches_torch_and_int8_is_gated(dense_ov, tiny_dense)
     assert not list(dense_ov.parent.glob(".dense.*"))  # staged_save's build folder is gone
 
 
+@pytest.mark.slow  # uses dense_ov (see above)
 def test_runtime_compiles_once_for_any_shape_and_takes_threads_from_settings(dense_ov):
     from viewrank.context import Context
     from viewrank.settings import Settings
@@ -133,6 +135,7 @@ def test_bad_input_is_refused(tiny_dense, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # a viewrank child process: about 7 s on 2 shared cores
 def test_cli_refuses_a_spec_that_cannot_be_exported(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "viewrank", "export", "openvino", "bi-encoder",
                           "--output", str(tmp_path / "y")], capture_output=True, text=True, timeout=300)
@@ -141,6 +144,7 @@ def test_cli_refuses_a_spec_that_cannot_be_exported(tmp_path):
     assert not (tmp_path / "y").exists()
 
 
+@pytest.mark.slow  # two NNCF int8 runs, one with accuracy control: about 19 s
 def test_int8_recovery_runs_nncf_accuracy_control_on_train(tiny_cross_encoder, tmp_path):
     """The tiny random cross-encoder's plain int8 graph reorders its near-tied scores (tau far below
     0.95 on train), so the accuracy-aware retry runs and its report is stored; ``none`` keeps plain."""

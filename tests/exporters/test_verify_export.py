@@ -23,6 +23,7 @@ def exported(tiny_dense, tmp_path_factory):
     return export(f"dense:{tiny_dense}", tmp_path_factory.mktemp("verify") / "dense", int8=True)
 
 
+@pytest.mark.slow  # a viewrank child process and two gates: about 8 s
 def test_intact_export_passes_on_this_machine(exported, tmp_path):
     report = verify_export(exported, parity_queries=3, host=get_host())
     assert report["passed"] and report["failures"] == []
@@ -47,6 +48,7 @@ def test_damaged_file_is_named_before_any_gate(exported, tmp_path):
         verify_export(exported, variants=["fp16"], parity_queries=3, host=get_host())
 
 
+@pytest.mark.slow  # two viewrank child processes: about 11 s
 def test_another_model_fails_the_gate_with_exit_status_1(exported, tiny_dense, tmp_path):
     import torch
     from transformers import BertModel
