@@ -66,6 +66,11 @@ VARIANTS = {
     # longer recipes a GPU affords (not equal budget: reported apart)
     "gpu-mvp-n32-e8": dict(n=32, neg_depth=45, epochs=8, batch_size=8),
     "gpu-ce-n32-e8": dict(kind="cross-encoder", n=32, neg_depth=45, epochs=8, batch_size=8),
+    # lists of 16 at 256 tokens (train = inference length), 6 epochs: the three forms at one longer budget
+    "gpu-mvpq-l256-e6": dict(anchor="query", max_length=256, epochs=6),
+    "gpu-ce-l256-e6": dict(kind="cross-encoder", max_length=256, epochs=6),
+    "gpu-mvp-l256-e6": dict(max_length=256, epochs=6),
+    "gpu-mvpl-l256-e6": dict(anchor="list", max_length=256, epochs=6),
 }
 RECIPE = dict(n=16, neg_depth=30, epochs=2, batch_size=4, max_length=128, infer_max_length=256, teacher=[FREE_TEACHER],
               seed=SEED, val_queries=VAL_QUERIES, val_depth=30, evals=4)
@@ -375,7 +380,7 @@ def run(args) -> int:
         row: dict = {"recipe": {k: v for k, v in opts_d.items() if k in overrides or k in ("kind", "n", "epochs", "teacher")},
                      "steps": report["steps"], "chosen_step": report["chosen_step"], "train_seconds": round(train_s, 1),
                      "validation_during_training": report["validation"]}
-        row.update(evaluate_model(model, sets, quick=args.quick, alone=not name.startswith("ce")))
+        row.update(evaluate_model(model, sets, quick=args.quick, alone=model.config.variant != "cross-encoder"))
         if args.quick:
             results[name] = row
             print(f"{name:<20} test {row['test']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
