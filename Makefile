@@ -16,7 +16,7 @@ DEPTH ?= 100
 RERANK_DEPTH ?= 100
 STAMP := $(VENV)/.viewrank-installed
 
-.PHONY: install main test test-fast train-mvp lint-imports
+.PHONY: install main test test-fast train-mvp train-mvp-gpu lint-imports
 
 $(STAMP): pyproject.toml setup.py
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ main: install
 train-mvp: install
 	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
 	$(BIN)/viewrank train mvp --dataset $(SCIFACT) --split train --index $(INDEX) --output $(MVP_MODEL)
+
+# The recipe that beats the cross-encoder (docs/mvp.md): lists of 16 at 256 tokens, 6 epochs, on a CUDA GPU.
+train-mvp-gpu: install
+	@test -d $(INDEX) || $(BIN)/viewrank index --dataset $(SCIFACT) --index $(INDEX)
+	$(BIN)/viewrank train mvp --dataset $(SCIFACT) --split train --index $(INDEX) --output $(MVP_MODEL) \
+	    --device cuda --list-size 16 --max-length 256 --epochs 6
 
 test: install
 	$(BIN)/python -m pytest
