@@ -1,5 +1,6 @@
 """CPU inference side by side: torch fp32, ONNX Runtime fp32/int8, OpenVINO fp32/int8, and
-sentence-transformers' own backends (torch, onnx, onnx dynamic int8, openvino, openvino static int8).
+sentence-transformers' own backends (torch, onnx, onnx dynamic int8, openvino, openvino static int8),
+plus CTranslate2 float32/int8 for the embedder when it is installed (the `bench` extra).
 
 One run, the same inputs for every row (issue #18):
 
@@ -39,6 +40,7 @@ import its backend is recorded as not measured, with the error.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -292,6 +294,49 @@ def run(args: argparse.Namespace) -> int:
                ndcg(queries, lists, qrels, cosine_scores(pvec, qvec)), info["load_before"],
                f"sentence-transformers {info['sentence_transformers']} ({Path(python).parent.parent.name})")
 
+    def ct2_row(compute_type: str) -> None:
+        """CTranslate2's BERT encoder on the same MiniLM weights (issue #18 item 4): converted once
+        into the bench's scratch folder, mean pooling and normalisation as `dense` does, batches of
+        32 sorted by length, 256 tokens."""
+        name = f"CTranslate2 {compute_type}"
+        if importlib.util.find_spec("ctranslate2") is None:
+            rows.append({"model": "MiniLM embedder", "backend": name,
+                         "not_measured": "ctranslate2 is not installed (pip install -e '.[bench]')"})
+            print(f"{'MiniLM embedder':<26} {name:<44} not measured: ctranslate2 is not installed", flush=True)
+            return
+        import ctranslate2
+        from transformers import AutoTokenizer
+
+        folder = work / "ct2-minilm"
+        if not (folder / "model.bin").is_file():
+            ctranslate2.converters.TransformersConverter(args.minilm).convert(str(folder), force=True)
+        encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type=compute_type, intra_threads=args.threads)
+        tok = AutoTokenizer.from_pretrained(args.minilm)
+
+        def embed(texts: list[str]) -> np.ndarray:
+            out = np.zeros((len(texts), 384), np.float32)
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            for s in range(0, len(order), 32):
+                idx = order[s : s + 32]
+                ids = tok([texts[i] for i in idx], truncation=True, max_length=256)["input_ids"]
+                hidden = np.asarray(encoder.forward_batch(ids).last_hidden_state, np.float32)
+                mask = np.zeros(hidden.shape[:2], np.float32)
+                for r, row_ids in enumerate(ids):
+                    mask[r, : len(row_ids)] = 1.0
+                vec = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+                out[idx] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
+            return out
+
+        embed(passages[:WARMUP])
+        before = load()
+        t = time.perf_counter()
+        pvec = embed(passages)
+        secs = time.perf_counter() - t
+        qvec = embed([q.text for q in queries])
+        record("MiniLM embedder", name, len(passages) / secs, "passages/s", None,
+               ndcg(queries, lists, qrels, cosine_scores(pvec, qvec)), before,
+               f"ctranslate2 {ctranslate2.__version__}")
+
     def reranker_row(model_name: str, name: str, spec: str, note: str = "") -> None:
         model = host.reranker(spec)
         model.score(queries[0].text, [t for _, t in lists[0][:WARMUP]])
@@ -323,6 +368,9 @@ def run(args: argparse.Namespace) -> int:
         embedder_row(f"OpenVINO int8 [{gate_label(ov_dir, 'int8')}]", f"openvino:{ov_dir}@variant=int8,{threads}")
         for name in ST_ROWS:
             st_row(name)
+        if not args.no_ct2:
+            ct2_row("float32")
+            ct2_row("int8")
     for key, label, torch_spec, note in (("mvp", "MVP (encoder, trained)", f"mvp:{args.mvp_model}", ""),
                                          ("ce", "cross-encoder (UNTRAINED)", f"cross-encoder:{args.ce_model}",
                                           "untrained head: speed only")):
@@ -457,6 +505,7 @@ def main() -> int:
     r.add_argument("--st-onnx-python", default=None, help="interpreter with sentence-transformers + optimum-onnx")
     r.add_argument("--st-openvino-python", default=None, help="interpreter with sentence-transformers + optimum-intel")
     r.add_argument("--row-timeout", type=int, default=600)
+    r.add_argument("--no-ct2", action="store_true", help="skip the CTranslate2 rows of the embedder")
     r.add_argument("--out", default=str(OUT))
     r.add_argument("--plot", default=str(PLOT))
     p = sub.add_parser("st-prepare", help="save sentence-transformers' exports (run under the peer interpreter)")
