@@ -392,12 +392,14 @@ def _load_runtime(tmp: Path, kind: str, variant: str, graph: str | None = None):
     providers = gate_providers(variant, ort.get_available_providers())
     if providers is None:
         return None, "no provider here runs this variant (fp16 needs CUDA)"
-    if kind == "embedder":
-        from viewrank.plugins.onnx_runtime.embedder import OnnxEmbedder as Runtime
-    else:
-        from viewrank.plugins.onnx_runtime.reranker import OnnxReranker as Runtime
+    from viewrank.plugins.onnx_runtime.embedder import OnnxEmbedder
+    from viewrank.plugins.onnx_runtime.reranker import graph_reranker
+    from viewrank.plugins.onnx_runtime.runtime import OnnxModel
+
     try:
-        return Runtime(tmp, variant=variant, providers=providers, graph=graph), ""
+        if kind == "embedder":
+            return OnnxEmbedder(tmp, variant=variant, providers=providers, graph=graph), ""
+        return graph_reranker(OnnxModel(tmp, variant=variant, providers=providers, graph=graph), tmp), ""
     except ViewrankError as exc:
         if variant != "fp16":
             raise

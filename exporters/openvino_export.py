@@ -169,10 +169,13 @@ def _write_export(tmp: Path, spec: str, kind: str, model: Any, config: "OnnxConf
 def load_runtime(folder: Path, kind: str, variant: str, threads: int | None = None, xml: str | None = None):
     """The ``openvino:DIR`` runtime (embedder or reranker) for one variant of ``folder``."""
     if kind == "embedder":
-        from viewrank.plugins.openvino_runtime.embedder import OpenVinoEmbedder as Runtime
-    else:
-        from viewrank.plugins.openvino_runtime.reranker import OpenVinoReranker as Runtime
-    return Runtime(folder, variant=variant, threads=threads, xml=xml)
+        from viewrank.plugins.openvino_runtime.embedder import OpenVinoEmbedder
+
+        return OpenVinoEmbedder(folder, variant=variant, threads=threads, xml=xml)
+    from viewrank.plugins.onnx_runtime.reranker import graph_reranker
+    from viewrank.plugins.openvino_runtime.runtime import OvModel
+
+    return graph_reranker(OvModel(folder, variant=variant, threads=threads, xml=xml), folder)
 
 
 def gate_reports(folder: Path, kind: str, model: Any, config: "OnnxConfig", variants: dict[str, str],

@@ -220,3 +220,21 @@ class ScoringReranker:
             return RankedList(query.qid)
         scores = np.asarray(self.score(query.text, [c.contents for c in candidates]), dtype=np.float64)
         return RankedList.from_scores(query.qid, candidates, scores.tolist())
+
+
+class PairScorer(ScoringReranker):
+    """Base for pointwise rerankers: a (query, passage) pair's score does not depend on the other
+    candidates, so pairs of different queries may share one model call (``viewrank serve`` merges
+    the pairs of concurrent ``/rerank`` requests for such a reranker; a listwise one, MVP or a
+    fusion normalised over the list, gets one query's list per call).
+
+    Subclasses implement :meth:`score_pairs`; :meth:`score` is its one-query case.
+    """
+
+    def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
+        """One score per pair ``(queries[i], passages[i])``."""
+        raise NotImplementedError
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        passages = list(passages)
+        return self.score_pairs([query] * len(passages), passages)

@@ -18,8 +18,9 @@ Dynamic batching (on unless ``batching=False``): requests are validated first, t
 worker per endpoint (:mod:`viewrank.adapters.serve.batching`) merges the queued ``/embed``
 requests of the same role into one ``embed()`` call of at most ``batch_max_texts`` texts, waiting
 at most ``batch_wait_ms`` for requests still being read, and hands each request its own rows.
-``/rerank`` merges the (query, passage) pairs of several requests only for a reranker that has
-``score_pairs(queries, passages)`` (pointwise: each pair scored on its own); any other reranker
+``/rerank`` merges the (query, passage) pairs of several requests only for a pointwise reranker
+(a :class:`viewrank.types.PairScorer`: the cross-encoder, the bi-encoder, an exported
+cross-encoder graph; each pair scored on its own); any other reranker
 (MVP is listwise: a candidate's score depends on the rest of its list) gets one request's list
 per call, from the same queue. One model call runs at a time (a lock shared by the workers and
 the readiness probe). ``batching=False``: one request per model call behind that lock.
@@ -54,7 +55,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from viewrank.adapters.serve.batching import Batcher, BatcherClosed
-from viewrank.types import Candidate, Query, RankedList
+from viewrank.types import Candidate, PairScorer, Query, RankedList
 
 DEFAULT_MAX_TEXTS = 512
 DEFAULT_MAX_CHARS = 20_000
@@ -223,9 +224,9 @@ def create_app(embedder: Any = None, reranker: Any = None, token: str | None = N
     body_limit = max_body if max_body is not None else default_max_body(max_texts, max_chars)
     expected = f"Bearer {token}".encode() if token is not None else None
     state = {"in_server": 0, "ready_at": None}
-    # a reranker with score_pairs(queries, passages) scores each pair on its own (pointwise), so
-    # several requests' pairs can share a call; any other (MVP is listwise) gets one list a call
-    merge_pairs = batching and callable(getattr(reranker, "score_pairs", None))
+    # a PairScorer scores each pair on its own (pointwise), so several requests' pairs can share a
+    # call; any other (MVP is listwise, fuse:W normalises over the list) gets one list a call
+    merge_pairs = batching and isinstance(reranker, PairScorer)
 
     def embed_call(key: Hashable, texts: list) -> np.ndarray:
         vectors = np.asarray(embedder.embed(texts, role=key[1]), dtype=np.float32)

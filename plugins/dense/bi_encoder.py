@@ -7,10 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
-from viewrank.types import Embedder, ScoringReranker
+from viewrank.types import Embedder, PairScorer
 
 
-class BiEncoderReranker(ScoringReranker):
+class BiEncoderReranker(PairScorer):
     """Scores passages by their embedding's dot product with the query's.
 
     Passage vectors do not depend on the query, so they are cached by text (LRU, up to
@@ -33,6 +33,12 @@ class BiEncoderReranker(ScoringReranker):
             self._cache.popitem(last=False)
         return np.stack([self._cache[p] for p in passages])
 
-    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        q = self.embedder.embed([query], role="query")
-        return self.passage_vectors(passages) @ q[0]
+    def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        if len(passages) != len(queries):
+            raise ValueError(f"score_pairs: {len(queries)} queries for {len(passages)} passages")
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        distinct = list(dict.fromkeys(queries))
+        qvec = self.embedder.embed(distinct, role="query")
+        row = {q: i for i, q in enumerate(distinct)}
+        return np.einsum("nd,nd->n", self.passage_vectors(passages), qvec[[row[q] for q in queries]])

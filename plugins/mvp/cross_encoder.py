@@ -37,6 +37,19 @@ class CrossEncoder(BackboneHeadModel):
             model.head.bias.zero_()
         return model.eval()
 
+    def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> "np.ndarray":
+        """One score per (query, passage) pair, the pairs of any number of queries in one pass
+        (each pair is scored on its own, so this equals :meth:`score` query by query)."""
+        import numpy as np
+
+        if len(passages) != len(queries):
+            raise ValueError(f"score_pairs: {len(queries)} queries for {len(passages)} passages")
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        batch = {k: v.to(self.device) for k, v in self._tokenize_texts(list(queries), list(passages)).items()}
+        with torch.inference_mode():
+            return self(**batch).float().cpu().numpy()
+
     @property
     def uses_token_types(self) -> bool:
         return getattr(self.backbone.config, "type_vocab_size", 0) > 0

@@ -39,9 +39,9 @@ def make_mvp_window(arg: str | None):
 
 
 def make_cross_encoder(arg: str | None):
-    from viewrank.plugins.mvp.rerankers import ModelReranker
+    from viewrank.plugins.mvp.rerankers import CrossEncoderReranker
 
-    return ModelReranker(_load(arg, DEFAULT_CE, ("cross-encoder",)))
+    return CrossEncoderReranker(_load(arg, DEFAULT_CE, ("cross-encoder",)))
 
 
 @hookimpl

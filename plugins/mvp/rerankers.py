@@ -6,11 +6,11 @@ from typing import Sequence
 
 import numpy as np
 
-from viewrank.types import Candidate, Query, RankedList, ScoringReranker
+from viewrank.types import Candidate, PairScorer, Query, RankedList, ScoringReranker
 
 
 class ModelReranker(ScoringReranker):
-    """All N candidates of a query scored in ONE forward pass of ``model`` (MVP or cross-encoder)."""
+    """All N candidates of a query scored in ONE forward pass of ``model`` (MVP, listwise)."""
 
     model_type = property(lambda self: self.model.model_type)  # the wrapped model's (export config key)
 
@@ -19,6 +19,18 @@ class ModelReranker(ScoringReranker):
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         return self.model.score(query, passages)
+
+
+class CrossEncoderReranker(PairScorer):
+    """The pointwise cross-encoder: pairs of several queries may share a forward pass."""
+
+    model_type = property(lambda self: self.model.model_type)
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        return self.model.score_pairs(queries, passages)
 
 
 class SlidingWindowReranker:

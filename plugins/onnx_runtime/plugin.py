@@ -22,10 +22,11 @@ def make_embedder(arg: str | None):
 
 
 def make_reranker(arg: str | None):
-    from viewrank.plugins.onnx_runtime.reranker import OnnxReranker
+    from viewrank.plugins.onnx_runtime.reranker import graph_reranker
+    from viewrank.plugins.onnx_runtime.runtime import OnnxModel
 
     model, options = _options(arg)
-    return OnnxReranker(model, **options)
+    return graph_reranker(OnnxModel(model, **options), model)
 
 
 HELP = "DIR[@variant=int8|fp16,providers=P1;P2,threads=N]"

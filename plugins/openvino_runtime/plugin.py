@@ -35,10 +35,11 @@ def make_embedder(arg: str | None, context):
 
 
 def make_reranker(arg: str | None, context):
-    from viewrank.plugins.openvino_runtime.reranker import OpenVinoReranker
+    from viewrank.plugins.onnx_runtime.reranker import graph_reranker
+    from viewrank.plugins.openvino_runtime.runtime import OvModel
 
     model, options = _options(arg, context)
-    return OpenVinoReranker(model, **options)
+    return graph_reranker(OvModel(model, **options), model)
 
 
 @hookimpl

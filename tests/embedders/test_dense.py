@@ -79,3 +79,19 @@ def test_spec_options_and_registry(tiny_bert):
     assert m.dim == 8 and len(m.model.encoder.layer) == 2
     scores = host.reranker(f"bi-encoder:{tiny_bert}").score("q", ["a", "b"])
     assert scores.shape == (2,)
+
+
+def test_bi_encoder_scores_pairs_of_several_queries_as_their_own_lists(tiny_bert):
+    """The bi-encoder is pointwise: pairs of several queries in one call score as in each query's
+    own list (each distinct query embedded once), so `viewrank serve` may merge its requests."""
+    from viewrank.manager import get_host
+    from viewrank.types import PairScorer
+
+    rr = get_host().reranker(f"bi-encoder:{tiny_bert}")
+    assert isinstance(rr, PairScorer)
+    queries = ["cells", "x", "cells", "mid"]
+    got = rr.score_pairs(queries, TEXTS[:4])
+    want = [rr.score(q, [t])[0] for q, t in zip(queries, TEXTS[:4])]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not np.allclose(got, rr.score("cells", TEXTS[:4]), atol=1e-4)  # the query of each pair counts
+    assert not isinstance(get_host().reranker(f"fuse:0.4:bi-encoder:{tiny_bert}"), PairScorer)  # min-max over the list

@@ -12,6 +12,7 @@ import pytest
 
 from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
+from viewrank.types import PairScorer
 
 from .conftest import export, needs_scifact
 
@@ -148,6 +149,11 @@ def test_cross_encoder_export_scores_like_torch(tiny_cross_encoder, tmp_path):
     for n in (1, 3, 5):
         np.testing.assert_allclose(torch_rr.score("vitamin D and bones", TEXTS[:n]),
                                    onnx_rr.score("vitamin D and bones", TEXTS[:n]), atol=1e-4)
+    # pointwise: the pairs of two queries in one call score as each query's own list
+    assert isinstance(onnx_rr, PairScorer)
+    queries = ["vitamin D and bones", "aspirin"] * 2
+    np.testing.assert_allclose(onnx_rr.score_pairs(queries, TEXTS[:4]),
+                               [onnx_rr.score(q, [t])[0] for q, t in zip(queries, TEXTS[:4])], atol=1e-5)
     assert "reshape" in (out / "triton" / "ce" / "config.pbtxt").read_text()
 
 
@@ -161,6 +167,7 @@ def test_mvp_exports_as_one_listwise_graph(tiny_mvp, tmp_path):
         np.testing.assert_allclose(torch_rr.score("vitamin D and bones", TEXTS[:n]),
                                    onnx_rr.score("vitamin D and bones", TEXTS[:n]), atol=1e-4)
     # listwise: a candidate's score depends on the rest of the list, in the graph as in torch
+    assert not isinstance(onnx_rr, PairScorer)
     alone = onnx_rr.score("q", TEXTS[:1])[0]
     assert not np.isclose(alone, onnx_rr.score("q", TEXTS)[0], atol=1e-6)
     triton = (out / "triton" / "mvp" / "config.pbtxt").read_text()

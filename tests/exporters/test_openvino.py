@@ -13,7 +13,7 @@ import pytest
 
 from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
-from viewrank.types import Candidate, Query
+from viewrank.types import Candidate, PairScorer, Query
 
 from .conftest import needs_scifact
 
@@ -94,6 +94,7 @@ def test_reranker_export_ranks_like_torch(kind, tiny_cross_encoder, tiny_mvp, tm
     query = "vitamin D and bones"
     want, got = torch_rr.score(query, TEXTS), ov_rr.score(query, TEXTS)
     np.testing.assert_allclose(got, want, atol=1e-4)
+    assert isinstance(ov_rr, PairScorer) == (kind == "cross-encoder")  # serve merges pairs only when pointwise
     cands = [Candidate(f"d{i}", t) for i, t in enumerate(TEXTS)]
     assert ov_rr.rerank(Query("q", query), cands).docids == torch_rr.rerank(Query("q", query), cands).docids
 

@@ -63,3 +63,27 @@ def test_registered_specs(encoder_mvp, cross_encoder, tmp_path):
         host.reranker(f"mvp:{tmp_path / 'ce'}")
     with pytest.raises(ViewrankError, match="viewrank train mvp"):
         host.reranker(f"mvp:{tmp_path / 'missing'}")
+
+
+def test_cross_encoder_scores_pairs_of_several_queries_as_their_own_lists(cross_encoder, encoder_mvp, tmp_path):
+    """Pointwise: one call over the pairs of several queries gives each pair the score it gets in
+    its own query's list (what lets `viewrank serve` merge /rerank requests); MVP is not pointwise."""
+    from viewrank.manager import get_host
+    from viewrank.types import PairScorer
+
+    cross_encoder.save(tmp_path / "ce")
+    rr = get_host().reranker(f"cross-encoder:{tmp_path / 'ce'}")
+    assert isinstance(rr, PairScorer)
+    lists = {"the cat sat": ["a cat on a mat", "dogs bark"], "rain in spain": ["plains of spain", "the cat", "x"]}
+    queries = [q for q, ps in lists.items() for _ in ps]
+    passages = [p for ps in lists.values() for p in ps]
+    merged = rr.score_pairs(queries, passages)
+    own = np.concatenate([rr.score(q, ps) for q, ps in lists.items()])
+    np.testing.assert_allclose(merged, own, rtol=0, atol=2e-6)
+    # the query of each pair counts (a tiny random model reacts weakly, hence the small tolerance)
+    assert not np.allclose(merged[:2], rr.score_pairs(["rain in spain"] * 2, passages[:2]), rtol=0, atol=2e-6)
+    with pytest.raises(ValueError, match="2 queries for 1 passages"):
+        rr.score_pairs(queries[:2], passages[:1])
+    assert rr.score_pairs([], []).shape == (0,)
+    encoder_mvp.save(tmp_path / "mvp")
+    assert not isinstance(get_host().reranker(f"mvp:{tmp_path / 'mvp'}"), PairScorer)  # listwise

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.serve.conftest import CharEmbedder, WordOverlap, start_server
-from viewrank.types import Candidate, Query
+from viewrank.types import Candidate, PairScorer, Query
 
 
 class Gated:
@@ -44,8 +44,8 @@ class Gated:
         return [len(texts) for _, texts in self.calls if texts not in (["gate"], ["ready"])]
 
 
-class PairOverlap(WordOverlap):
-    """WordOverlap that also scores (query, passage) pairs of several queries at once (pointwise)."""
+class PairOverlap(WordOverlap, PairScorer):
+    """WordOverlap declared pointwise: it scores (query, passage) pairs of several queries at once."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -59,7 +59,7 @@ class PairOverlap(WordOverlap):
 
 
 class GatedOverlap(WordOverlap):
-    """The listwise case: no score_pairs, so every call gets one query's list."""
+    """The listwise case: not a PairScorer, so every call gets one query's list."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
