@@ -222,6 +222,13 @@ class ScoringReranker:
         return RankedList.from_scores(query.qid, candidates, scores.tolist())
 
 
+def pair_count(queries: Sequence[str], passages: Sequence[str]) -> int:
+    """The number of (query, passage) pairs; a ValueError when the two lengths differ."""
+    if len(passages) != len(queries):
+        raise ValueError(f"score_pairs: {len(queries)} queries for {len(passages)} passages")
+    return len(passages)
+
+
 class PairScorer(ScoringReranker):
     """Base for pointwise rerankers: a (query, passage) pair's score does not depend on the other
     candidates, so pairs of different queries may share one model call (``viewrank serve`` merges

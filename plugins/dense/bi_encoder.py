@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from viewrank.types import Embedder, PairScorer
+from viewrank.types import Embedder, PairScorer, pair_count
 
 
 class BiEncoderReranker(PairScorer):
@@ -34,9 +34,7 @@ class BiEncoderReranker(PairScorer):
         return np.stack([self._cache[p] for p in passages])
 
     def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
-        if len(passages) != len(queries):
-            raise ValueError(f"score_pairs: {len(queries)} queries for {len(passages)} passages")
-        if not passages:
+        if not pair_count(queries, passages):
             return np.zeros(0, dtype=np.float32)
         distinct = list(dict.fromkeys(queries))
         qvec = self.embedder.embed(distinct, role="query")

@@ -42,9 +42,9 @@ class CrossEncoder(BackboneHeadModel):
         (each pair is scored on its own, so this equals :meth:`score` query by query)."""
         import numpy as np
 
-        if len(passages) != len(queries):
-            raise ValueError(f"score_pairs: {len(queries)} queries for {len(passages)} passages")
-        if not passages:
+        from viewrank.types import pair_count
+
+        if not pair_count(queries, passages):
             return np.zeros(0, dtype=np.float32)
         batch = {k: v.to(self.device) for k, v in self._tokenize_texts(list(queries), list(passages)).items()}
         with torch.inference_mode():

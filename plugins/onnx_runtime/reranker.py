@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from viewrank.errors import ViewrankError
-from viewrank.types import PairScorer, ScoringReranker
+from viewrank.types import PairScorer, ScoringReranker, pair_count
 
 
 def reranker_task(model, model_dir) -> str:
@@ -43,9 +43,7 @@ class PairGraphReranker(PairScorer):
         self.onnx = self.ov = model
 
     def score_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
-        if len(passages) != len(queries):
-            raise ValueError(f"score_pairs: {len(queries)} queries for {len(passages)} passages")
-        if not passages:
+        if not pair_count(queries, passages):
             return np.zeros(0, dtype=np.float32)
         return self.onnx.run(list(queries), list(passages))
 
