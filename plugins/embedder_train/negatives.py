@@ -1,0 +1,59 @@
+"""Hard negatives: mined from a registered retriever, sampled plainly or along PEG's curriculum.
+
+The retriever comes from the ``viewrank_register_retrievers`` hook (``bm25:INDEX``) through a
+factory the caller passes, so this module never imports a search engine. A mined list keeps
+ranks (0 = hardest); judged positives of the query are dropped at mining time (a false negative
+by definition). The own-model similarity filter runs inside the training step (:mod:`.trainer`).
+
+PEG ("Towards Robust Text Retrieval with Progressive Learning"): :func:`curriculum_window` gives,
+at training progress ``t`` in [0, 1], the rank window negatives are drawn from: early the deepest
+(easiest) quarter of the pool, late the hardest half, so the window both moves up the ranking and
+grows (from ``depth / 4`` to ``depth / 2`` ranks).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from viewrank.runs import atomic_write_text
+
+Mined = dict[str, list[str]]
+
+
+def mine(queries: Sequence[Any], retriever: Callable[[], Any], depth: int, judged: Mapping[str, Mapping[str, int]],
+         cache: Path | None = None) -> Mined:
+    """``{qid: [docid, ...]}``: each query's top-``depth`` hits less its judged positives, cached
+    as JSON (reused when it holds the same depth). ``retriever()`` is called only on a cache miss."""
+    if cache is not None and cache.is_file():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("depth") == depth and all(q.qid in data["hits"] for q in queries):
+            return {q: h for q, h in data["hits"].items()}
+    hits = retriever().search(list(queries), depth + 5)
+    out = {qid: [d for d, _ in docs if judged.get(qid, {}).get(d, 0) <= 0][:depth] for qid, docs in hits.items()}
+    if cache is not None:
+        atomic_write_text(cache, json.dumps({"depth": depth, "hits": out}))
+    return out
+
+
+def curriculum_window(progress: float, depth: int) -> tuple[int, int]:
+    """``[lo, hi)`` ranks to sample from at ``progress`` in [0, 1] (see the module docstring)."""
+    t = min(max(progress, 0.0), 1.0)
+    quarter = max(1, depth // 4)
+    lo = round((1 - t) * (depth - quarter))
+    hi = lo + quarter + round(t * quarter)
+    return lo, min(max(hi, lo + 1), depth)
+
+
+def sample_negatives(ranked: Sequence[str], n: int, rng: random.Random, *, progress: float | None = None,
+                     skip: int = 0) -> list[str]:
+    """``n`` distinct negatives from a mined list: uniformly from ranks ``[skip, len)``, or, with
+    ``progress`` (the curriculum), from :func:`curriculum_window`. Fewer when the list is short."""
+    if progress is None:
+        pool = list(ranked[skip:]) or list(ranked)
+    else:
+        lo, hi = curriculum_window(progress, len(ranked))
+        pool = list(ranked[lo:hi])
+    return rng.sample(pool, min(n, len(pool)))

@@ -1,0 +1,216 @@
+"""``viewrank train embedder --output DIR``: contrastive fine-tuning of a dense embedder (the
+recipes are options), or ``--merge DIR1,DIR2,...`` to merge fine-tuned checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from viewrank.cli.flags import require_output
+from viewrank.context import Context
+from viewrank.errors import ViewrankError
+
+DESCRIPTION = ("fine-tune a dense embedder: InfoNCE with in-batch + BM25 hard negatives, false-negative "
+               "filtering, focal loss, negative mixing, curriculum, ICT/BFS warm-up, 2DMSE; or --merge checkpoints")
+
+
+def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
+    data = context.settings.data_dir
+    ap.add_argument("--output", dest="out", default=None, help="folder the trained model goes to (required)")
+    ap.add_argument("--model", default="all-MiniLM-L6-v2", help="start encoder (folder or packaged name); the merge base")
+    ap.add_argument("--dataset", default=str(data / "scifact"), help="BEIR folder with qrels/train.tsv")
+    ap.add_argument("--triples", default="", help="also train on a query<TAB>pos<TAB>neg TSV (e.g. MS MARCO toy)")
+    ap.add_argument("--negatives", default="bm25", help="hard negatives: bm25 (the retriever hook) or none")
+    ap.add_argument("--bm25-index", default=None, help="BM25 index of --dataset (default indexes/<dataset name>, built when absent)")
+    ap.add_argument("--neg-depth", type=int, default=30, help="mined ranks per query")
+    ap.add_argument("--hard-negatives", type=int, default=1, help="mined negatives per query per step")
+    ap.add_argument("--fn-margin", type=float, default=0.95,
+                    help="drop a negative whose similarity to the query exceeds the positive's times this (0: off)")
+    ap.add_argument("--temperature", type=float, default=0.05)
+    ap.add_argument("--focal", type=float, default=0.0, metavar="GAMMA", help="weight each query's loss by (1-p_pos)^GAMMA")
+    ap.add_argument("--mix-negatives", type=int, default=0, metavar="K", help="K synthetic negatives per query mixed from its hardest")
+    ap.add_argument("--curriculum", action="store_true", help="easy-to-hard negatives (deep ranks early, hardest late)")
+    ap.add_argument("--pretrain", default="none", help="warm-up task on the unlabelled corpus: ict, bfs or none")
+    ap.add_argument("--pretrain-steps", type=int, default=50)
+    ap.add_argument("--matryoshka", action="store_true", help="add the 2DMSE loss (layers x dims)")
+    ap.add_argument("--dims", default="384,256,128,64", help="Matryoshka dims (with --matryoshka)")
+    ap.add_argument("--merge", default=None, metavar="DIR1,DIR2", help="merge these fine-tuned checkpoints of --model instead of training")
+    ap.add_argument("--merge-evals", type=int, default=12, help="merge weight candidates validated at most")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-5)
+    ap.add_argument("--max-length", type=int, default=128, help="training max tokens (inference keeps the model's)")
+    ap.add_argument("--time-budget-min", type=float, default=30.0, help="plan steps to fit this many minutes (0: --steps)")
+    ap.add_argument("--steps", type=int, default=2000, help="steps without a budget; an upper bound with one")
+    ap.add_argument("--val-queries", type=int, default=60, help="held-out TRAIN queries that pick the checkpoint")
+    ap.add_argument("--val-pool", type=int, default=600, help="documents the held-out queries are searched in")
+    ap.add_argument("--evals", type=int, default=2, help="held-out validations during training (plus the start)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=context.settings.threads)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Reject bad input before any model loads (each message names the flag)."""
+    require_output(args)
+    if args.negatives not in ("bm25", "none"):
+        raise ViewrankError(f"--negatives {args.negatives!r}: choose bm25 or none")
+    if args.pretrain not in ("ict", "bfs", "none"):
+        raise ViewrankError(f"--pretrain {args.pretrain!r}: choose ict, bfs or none")
+    positive = {"--temperature": args.temperature, "--batch-size": args.batch_size, "--lr": args.lr,
+                "--max-length": args.max_length, "--neg-depth": args.neg_depth}
+    for flag, value in positive.items():
+        if not value > 0:
+            raise ViewrankError(f"{flag} {value}: must be > 0")
+    nonneg = {"--focal": args.focal, "--mix-negatives": args.mix_negatives, "--pretrain-steps": args.pretrain_steps,
+              "--time-budget-min": args.time_budget_min, "--fn-margin": args.fn_margin, "--steps": args.steps,
+              "--val-queries": args.val_queries, "--evals": args.evals, "--hard-negatives": args.hard_negatives}
+    for flag, value in nonneg.items():
+        if value < 0:
+            raise ViewrankError(f"{flag} {value}: must be >= 0")
+    if args.batch_size < 2:
+        raise ViewrankError(f"--batch-size {args.batch_size}: in-batch negatives need at least 2")
+    if args.mix_negatives and args.negatives == "none" and args.batch_size < 3:
+        raise ViewrankError("--mix-negatives needs two negatives per query: a --batch-size of 3 or more")
+    try:
+        dims = tuple(int(d) for d in args.dims.split(","))
+    except ValueError:
+        raise ViewrankError(f"--dims {args.dims!r}: expected comma-separated integers such as 384,256,128") from None
+    if not dims or min(dims) < 1:
+        raise ViewrankError(f"--dims {args.dims!r}: dimensions must be >= 1")
+    if not Path(args.dataset).is_dir():
+        raise ViewrankError(f"--dataset {args.dataset}: no such folder")
+    if args.triples and not Path(args.triples).is_file():
+        raise ViewrankError(f"--triples {args.triples}: no such file")
+    if args.merge is not None:
+        dirs = [d for d in args.merge.split(",") if d]
+        if len(dirs) < 2:
+            raise ViewrankError(f"--merge {args.merge!r}: name at least two model folders, comma-separated")
+        for d in dirs:
+            if not (Path(d) / "config.json").is_file():
+                raise ViewrankError(f"--merge {d}: not a model folder (no config.json)")
+
+
+def run(args: argparse.Namespace, context: Context) -> int:
+    check_args(args)
+    context.settings.with_(threads=args.threads).apply_threads()
+    if args.merge is not None:
+        return _merge(args, context)
+    return _train(args, context)
+
+
+def _dataset(args):
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(args.dataset)
+    if "train" not in ds.splits():
+        raise ViewrankError(f"--dataset {args.dataset}: no qrels/train.tsv to train on")
+    return ds
+
+
+def _mined(args, context, ds, queries, qrels, out: Path):
+    if args.negatives == "none":
+        return None
+    from viewrank.plugins.embedder_train.negatives import mine
+
+    index = args.bm25_index or str(Path("indexes") / Path(args.dataset).name)
+    return mine(queries, lambda: context.host.retriever(f"bm25:{index}@corpus={args.dataset}"),
+                args.neg_depth, qrels, cache=out.parent / f".{out.name}.mined.json")
+
+
+def _train(args, context) -> int:
+    from viewrank.plugins.dense.data import triples_examples
+    from viewrank.plugins.dense.embedder import DenseEmbedder
+    from viewrank.plugins.embedder_train.pretrain import bfs_examples, ict_examples
+    from viewrank.plugins.embedder_train.trainer import EmbedderTrainConfig, Example, train_embedder
+    from viewrank.plugins.embedder_train.validate import HeldOut, held_out_qids
+
+    out = Path(args.out)
+    ds = _dataset(args)
+    qrels = ds.qrels("train")
+    queries = ds.queries("train")
+    texts = ds.all_queries
+    corpus = ds.corpus
+    mined = _mined(args, context, ds, queries, qrels, out)
+    val = held_out_qids(qrels, args.val_queries, args.seed)
+    held = HeldOut.build(val, texts, qrels, corpus, mined, args.val_pool, args.seed) if val else None
+    examples = []
+    skip = set(val)
+    for q in queries:
+        if q.qid in skip:
+            continue
+        judged = frozenset(corpus[d].contents for d, r in qrels[q.qid].items() if r > 0 and d in corpus)
+        negs = [corpus[d].contents for d in (mined or {}).get(q.qid, []) if d in corpus]
+        for d, r in sorted(qrels[q.qid].items()):
+            if r > 0 and d in corpus:
+                examples.append(Example(q.text, corpus[d].contents, negs, judged))
+    if args.triples:
+        examples += [Example(qt, p, [n], frozenset([p])) for qt, p, n in triples_examples(args.triples)]
+    pre = []
+    if args.pretrain != "none":
+        make = ict_examples if args.pretrain == "ict" else bfs_examples
+        pre = make(ds.iter_corpus(), random.Random(args.seed))
+        if not pre:
+            raise ViewrankError(f"--pretrain {args.pretrain}: no document of {args.dataset} is long enough")
+    cfg = EmbedderTrainConfig(
+        temperature=args.temperature, batch_size=args.batch_size, negatives=args.hard_negatives if mined else 0,
+        fn_margin=args.fn_margin, focal=args.focal, mix_negatives=args.mix_negatives, curriculum=args.curriculum,
+        matryoshka=args.matryoshka, dims=tuple(int(d) for d in args.dims.split(",")),
+        pretrain_steps=args.pretrain_steps if pre else 0, lr=args.lr, max_length=args.max_length,
+        time_budget_min=args.time_budget_min, steps=args.steps, evals=args.evals, seed=args.seed)
+    base = context.host.resolve_model_path(args.model)
+    emb = DenseEmbedder(base)
+    info = {"model": str(base), "dataset": str(args.dataset), "negatives_source": args.negatives,
+            "pretrain": args.pretrain, "triples": args.triples, "val_queries": val,
+            "bfs_note": "SciFact: first section = the abstract's first 2 sentences; other passage = title + rest"
+            if args.pretrain == "bfs" else None}
+    saved = train_embedder(emb, examples, out, cfg, held, pre, info)
+    record = json.loads((saved / "viewrank_embedder_train.json").read_text())
+    print(f"saved embedder to {saved} ({record['steps_run']} steps, held-out train nDCG@10 "
+          f"{record['heldout_ndcg@10']} at step {record['kept_step']}); load it as dense:{saved}")
+    return 0
+
+
+def _merge(args, context) -> int:
+    import torch
+    from transformers import AutoModel
+
+    from viewrank.plugins.dense.embedder import DenseEmbedder
+    from viewrank.plugins.dense.finetune import save_trained
+    from viewrank.plugins.embedder_train.merge import check_compatible, merge_states, search_weights
+    from viewrank.plugins.embedder_train.validate import HeldOut, held_out_qids
+
+    dirs = [d for d in args.merge.split(",") if d]
+    ds = _dataset(args)
+    qrels = ds.qrels("train")
+    out = Path(args.out)
+    mined = _mined(args, context, ds, ds.queries("train"), qrels, out)
+    val = held_out_qids(qrels, args.val_queries or 60, args.seed)
+    for d in dirs:  # a parent must not have trained on the slice that weighs it
+        rec = Path(d) / "viewrank_embedder_train.json"
+        if rec.is_file():
+            seen = set(val) - set(json.loads(rec.read_text()).get("val_queries") or [])
+            if seen:
+                raise ViewrankError(f"--merge {d}: it trained on {len(seen)} of the held-out queries "
+                                    "(train the parents with the same --seed and --val-queries)")
+    held = HeldOut.build(val, ds.all_queries, qrels, ds.corpus, mined, args.val_pool, args.seed)
+    base_dir = context.host.resolve_model_path(args.model)
+    emb = DenseEmbedder(dirs[0])
+    base = {k: v.clone() for k, v in AutoModel.from_pretrained(base_dir).state_dict().items()}
+    parents = [AutoModel.from_pretrained(d).state_dict() for d in dirs]
+    check_compatible(base, parents, dirs)
+
+    def score(weights):
+        emb.model.load_state_dict(merge_states(base, parents, weights))
+        with torch.inference_mode():
+            value = held.ndcg(emb)
+        print(f"weights {list(weights)}: held-out train nDCG@10 {value}")
+        return value
+
+    weights, best, tried = search_weights(len(dirs), score, args.merge_evals)
+    emb.model.load_state_dict(merge_states(base, parents, weights))
+    save_trained(emb, out, "viewrank_embedder_merge.json",
+                 {"base": str(base_dir), "parents": dirs, "weights": list(weights), "heldout_ndcg@10": best,
+                  "tried": tried, "val_queries": val})
+    print(f"saved merged embedder to {out} (weights {list(weights)}, held-out train nDCG@10 {best})")
+    return 0
