@@ -216,26 +216,62 @@ def create_ingest_pipeline(client, name: str, model_id: str) -> None:
     })
 
 
-def create_index(client, name: str, dim: int, pipeline: str | None, data_type: str = "float",
-                 replace: bool = False) -> None:
-    """A k-NN index (Lucene HNSW, cosine) whose default ingest pipeline embeds ``contents``."""
+VECTOR_MODES = ("in_memory", "on_disk")
+# what this node's k-NN can build: the Maven k-NN zip has no faiss/nmslib natives, so only Lucene
+# engines. Lucene takes on_disk at 4x (scalar quantisation); 8x/16x/32x (binary quantisation) are
+# faiss-only in 2.19, and a faiss field kills the node at its first write (UnsatisfiedLinkError:
+# no opensearchknn_faiss_avx2), so they are refused before the index is created.
+LUCENE_COMPRESSIONS = {"in_memory": ("1x",), "on_disk": ("4x",)}
+FAISS_COMPRESSIONS = ("8x", "16x", "32x")
+
+
+def vector_mapping(dim: int, data_type: str = "float", mode: str = "in_memory", compression: str | None = None,
+                   space_type: str = "cosinesimil") -> dict:
+    """The ``knn_vector`` mapping of ``vec``: Lucene HNSW; ``mode="on_disk"`` with ``compression``
+    (the k-NN 2.17 disk mode: quantised graph, full-precision vectors rescored at search)."""
     if data_type not in ("float", "byte"):
         raise ViewrankError(f"data_type {data_type!r}: the Lucene engine here takes float or byte vectors "
                             "(binary needs the faiss engine, which the Maven k-NN zip lacks)")
+    if mode not in VECTOR_MODES:
+        raise ViewrankError(f"vector mode {mode!r}: choose one of {', '.join(VECTOR_MODES)}")
+    if compression is not None and compression in FAISS_COMPRESSIONS:
+        raise ViewrankError(f"--compression {compression}: binary quantisation ({', '.join(FAISS_COMPRESSIONS)}) "
+                            "needs the faiss engine, whose native libraries the Maven k-NN zip lacks (a faiss field "
+                            "stops this node at its first write); the Lucene engine here takes on_disk with "
+                            "--compression 4x")
+    allowed = LUCENE_COMPRESSIONS[mode]
+    if compression is not None and compression not in allowed:
+        raise ViewrankError(f"--compression {compression} with --vector-mode {mode}: the Lucene engine here takes "
+                            f"{' or '.join(allowed)}")
+    if mode == "on_disk" and data_type != "float":
+        raise ViewrankError("--vector-mode on_disk quantises float vectors: use --data-type float")
+    vector: dict[str, Any] = {"type": "knn_vector", "dimension": dim,
+                              "method": {"name": "hnsw", "engine": "lucene", "space_type": space_type}}
+    if data_type == "byte":
+        vector["data_type"] = "byte"
+        vector["method"]["space_type"] = "l2"
+    if mode == "on_disk":
+        vector["mode"] = "on_disk"
+        vector["compression_level"] = compression or "4x"
+    return vector
+
+
+def create_index(client, name: str, dim: int, pipeline: str | None, data_type: str = "float",
+                 replace: bool = False, mode: str = "in_memory", compression: str | None = None,
+                 extra_fields: dict | None = None) -> None:
+    """A k-NN index (Lucene HNSW, cosine) whose default ingest pipeline embeds ``contents``;
+    ``mode``/``compression`` as :func:`vector_mapping` (checked before anything is sent)."""
+    vector = vector_mapping(dim, data_type, mode, compression)
     if client.indices.exists(index=name):
         if not replace:
             return
         client.indices.delete(index=name)
-    vector: dict[str, Any] = {"type": "knn_vector", "dimension": dim,
-                              "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}}
-    if data_type == "byte":
-        vector["data_type"] = "byte"
-        vector["method"]["space_type"] = "l2"
     settings: dict[str, Any] = {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}}
     if pipeline:
         settings["index"]["default_pipeline"] = pipeline
     client.indices.create(index=name, body={"settings": settings, "mappings": {"properties": {
         "docid": {"type": "keyword"}, "title": {"type": "text"}, TEXT_FIELD: {"type": "text"}, VECTOR_FIELD: vector,
+        **(extra_fields or {}),
     }}})
 
 
@@ -311,13 +347,53 @@ def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, m
     return report
 
 
-def create_hybrid_pipeline(client, name: str, weights: tuple[float, float] = (0.3, 0.7)) -> None:
+COMBINATIONS = ("minmax", "rrf")
+RRF_RANK_CONSTANT = 60  # OpenSearch's default
+
+
+def hybrid_pipeline_body(combination: str = "minmax", weights: tuple[float, float] = (0.3, 0.7),
+                         rank_constant: int | None = None) -> dict:
+    """The search pipeline of a ``hybrid`` query: ``minmax`` = the ``normalization-processor``
+    (min-max, weighted arithmetic mean); ``rrf`` = the ``score-ranker-processor`` (2.19):
+    each document scores sum over the sub-queries of 1 / (rank_constant + rank)."""
+    if combination == "minmax":
+        if rank_constant is not None:
+            raise ViewrankError("--rank-constant is a parameter of --combination rrf, not of minmax")
+        return {"description": "viewrank: min-max normalise BM25 and neural scores, weighted mean",
+                "phase_results_processors": [{"normalization-processor": {
+                    "normalization": {"technique": "min_max"},
+                    "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(weights)}},
+                }}]}
+    if combination == "rrf":
+        k = RRF_RANK_CONSTANT if rank_constant is None else rank_constant
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10000:
+            raise ViewrankError(f"--rank-constant {k!r}: an integer from 1 to 10000 (OpenSearch's range)")
+        # neural-search 2.19.1 reads rank_constant from combination.parameters (its RRFProcessorFactory
+        # hands that map to the rrf normalisation); the documented combination.rank_constant is kept
+        # in the stored pipeline but silently ignored there (k stays 60): checked on a real node.
+        return {"description": f"viewrank: reciprocal rank fusion of BM25 and neural ranks (k={k})",
+                "phase_results_processors": [{"score-ranker-processor": {
+                    "combination": {"technique": "rrf", "parameters": {"rank_constant": k}}}}]}
+    raise ViewrankError(f"--combination {combination!r}: choose one of {', '.join(COMBINATIONS)}")
+
+
+def create_hybrid_pipeline(client, name: str, weights: tuple[float, float] = (0.3, 0.7), combination: str = "minmax",
+                           rank_constant: int | None = None) -> None:
+    client.transport.perform_request("PUT", f"/_search/pipeline/{name}",
+                                     body=hybrid_pipeline_body(combination, weights, rank_constant))
+
+
+def create_by_field_pipeline(client, name: str, target_field: str, remove_target_field: bool = False,
+                             keep_previous_score: bool = False) -> None:
+    """A ``rerank`` response processor of type ``by_field`` (2.18): the hits are re-sorted by a
+    numeric field of their ``_source`` (a score stored at ingest), which becomes ``_score``."""
+    if not target_field or not target_field.strip():
+        raise ViewrankError("--rerank-field: name a numeric field of the documents (a dot path for nested ones)")
     client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body={
-        "description": "viewrank: min-max normalise BM25 and neural scores, weighted mean",
-        "phase_results_processors": [{"normalization-processor": {
-            "normalization": {"technique": "min_max"},
-            "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(weights)}},
-        }}],
+        "description": f"viewrank: rerank the hits by the stored field {target_field}",
+        "response_processors": [{"rerank": {"by_field": {
+            "target_field": target_field, "remove_target_field": remove_target_field,
+            "keep_previous_score": keep_previous_score}}}],
     })
 
 
@@ -329,7 +405,8 @@ def create_rerank_pipeline(client, name: str, model_id: str) -> None:
     })
 
 
-def search_body(mode: str, query: str, k: int, model_id: str | None = None) -> dict:
+def search_body(mode: str, query: str, k: int, model_id: str | None = None, rerank_field: str | None = None) -> dict:
+    """``rerank_field``: the stored field a ``by_field`` pipeline reads (kept in ``_source``)."""
     match = {"match": {TEXT_FIELD: query}}
     neural = {"neural": {VECTOR_FIELD: {"query_text": query, "model_id": model_id, "k": k}}}
     if mode == "bm25":
@@ -340,14 +417,38 @@ def search_body(mode: str, query: str, k: int, model_id: str | None = None) -> d
         q = {"query": {"hybrid": {"queries": [match, neural]}}}
     elif mode == "rerank":
         q = {"query": match, "ext": {"rerank": {"query_context": {"query_text": query}}}}
+    elif mode == "field":
+        q = {"query": match}
     else:
-        raise ViewrankError(f"unknown search mode {mode!r}: bm25, neural, hybrid or rerank")
+        raise ViewrankError(f"unknown search mode {mode!r}: bm25, neural, hybrid, rerank or field")
     # the rerank processor reads the document text from _source, so keep it for rerank
-    return {"size": k, "_source": ["docid", TEXT_FIELD] if mode == "rerank" else ["docid"], **q}
+    source = ["docid", TEXT_FIELD] if mode == "rerank" else ["docid"]
+    if mode == "field":
+        if not rerank_field:
+            raise ViewrankError("search mode field needs the index set up with --rerank-field FIELD")
+        source = ["docid", rerank_field]
+    return {"size": k, "_source": source, **q}
 
 
 def search(client, index: str, mode: str, query: str, k: int, model_id: str | None = None,
-           pipeline: str | None = None) -> list[tuple[str, float]]:
+           pipeline: str | None = None, rerank_field: str | None = None) -> list[tuple[str, float]]:
     params = {"search_pipeline": pipeline} if pipeline else {}
-    resp = client.search(index=index, body=search_body(mode, query, k, model_id), params=params)
+    resp = client.search(index=index, body=search_body(mode, query, k, model_id, rerank_field), params=params)
+    return [(hit["_id"], float(hit["_score"])) for hit in resp["hits"]["hits"]]
+
+
+def knn_body(vector: Sequence[float], k: int, rescore: bool | float | None = None) -> dict:
+    """A ``knn`` query with a query vector. ``rescore`` (k-NN 2.17, for on_disk / quantised
+    fields): True, False, or an oversample factor; None leaves the field's default (on for
+    on_disk). The ``neural`` query of 2.19 has no ``rescore`` ("[neural] query does not support
+    [rescore]"): rescoring is chosen on ``knn`` queries only."""
+    inner: dict[str, Any] = {"vector": [float(x) for x in vector], "k": k}
+    if rescore is not None:
+        inner["rescore"] = rescore if isinstance(rescore, bool) else {"oversample_factor": float(rescore)}
+    return {"size": k, "_source": False, "query": {"knn": {VECTOR_FIELD: inner}}}
+
+
+def knn_search(client, index: str, vector: Sequence[float], k: int,
+               rescore: bool | float | None = None) -> list[tuple[str, float]]:
+    resp = client.search(index=index, body=knn_body(vector, k, rescore))
     return [(hit["_id"], float(hit["_score"])) for hit in resp["hits"]["hits"]]

@@ -32,6 +32,23 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     st.add_argument("--index", default="scifact")
     st.add_argument("--data-type", choices=["float", "byte"], default="float")
     st.add_argument("--replace", action="store_true", help="drop and recreate the index")
+    st.add_argument("--combination", choices=["minmax", "rrf"], default="minmax",
+                    help="how --mode hybrid fuses BM25 and neural: minmax = normalization-processor (min-max, "
+                         "0.3/0.7 weighted mean; default), rrf = score-ranker-processor (reciprocal rank fusion)")
+    st.add_argument("--rank-constant", type=int, default=None, metavar="K",
+                    help="RRF's k in 1/(k + rank), 1..10000 (default 60; only with --combination rrf)")
+    st.add_argument("--rerank-field", default=None, metavar="FIELD",
+                    help="also create a by_field rerank pipeline: --mode field reranks BM25 hits by this stored "
+                         "numeric field (e.g. a reranker score written at ingest)")
+    st.add_argument("--remove-rerank-field", action="store_true",
+                    help="drop FIELD from the hits' _source once reranked (with --rerank-field)")
+    st.add_argument("--keep-previous-score", action="store_true",
+                    help="keep the BM25 score as previous_score in the hits' _source (with --rerank-field)")
+    st.add_argument("--vector-mode", choices=["in_memory", "on_disk"], default="in_memory",
+                    help="k-NN workload mode of the vector field (on_disk: quantised graph, full vectors rescored)")
+    st.add_argument("--compression", default=None, metavar="LEVEL",
+                    help="on_disk compression level; this node's Lucene engine takes 4x (32x binary quantisation "
+                         "needs faiss natives the Maven k-NN zip lacks: refused with a clear error)")
     rl = ops.add_parser("register-local", help="upload and deploy an `export onnx --ml-commons` bundle to run "
                                                "inside the node (TEXT_EMBEDDING or TEXT_SIMILARITY)")
     rl.add_argument("export_dir", help="a `viewrank export onnx MODEL --ml-commons` output directory")
@@ -56,7 +73,8 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     se.add_argument("--dataset", required=True)
     se.add_argument("--index", default="scifact")
     se.add_argument("--split", default="test")
-    se.add_argument("--mode", choices=["bm25", "neural", "hybrid", "rerank"], required=True)
+    se.add_argument("--mode", choices=["bm25", "neural", "hybrid", "rerank", "field"], required=True,
+                    help="field: BM25 hits reranked by the stored field of `setup --rerank-field`")
     se.add_argument("--hits", type=int, default=100, help="results per query in the run (default 100)")
     add_deprecated_alias(se, "--depth", "--hits", dest="hits", type=int)
     se.add_argument("--output", required=True)
@@ -86,7 +104,11 @@ def run(args: argparse.Namespace, context: Context) -> int:
         return 0
     if args.op == "setup":
         s = workflow.setup(args.url, args.serve_url, args.index, args.token, args.data_type, replace=args.replace,
-                           embedder_export=args.embedder_export, reranker_export=args.reranker_export)
+                           embedder_export=args.embedder_export, reranker_export=args.reranker_export,
+                           combination=args.combination, rank_constant=args.rank_constant,
+                           rerank_field=args.rerank_field, remove_rerank_field=args.remove_rerank_field,
+                           keep_previous_score=args.keep_previous_score, vector_mode=args.vector_mode,
+                           compression=args.compression)
         print(json.dumps(asdict(s), indent=2))
         return 0
     if args.op == "register-local":

@@ -16,7 +16,7 @@ from viewrank.errors import ViewrankError
 from viewrank.runs import RunWriter, atomic_write_text
 from viewrank.types import RankedList, ScoredDoc
 
-MODES = ("bm25", "neural", "hybrid", "rerank")
+MODES = ("bm25", "neural", "hybrid", "rerank", "field")
 
 
 @dataclass
@@ -33,6 +33,14 @@ class Setup:
     # where each model runs: "remote:<serve url>" or "local:<export dir>"
     embedding_source: str = ""
     rerank_source: str = ""
+    # the hybrid pipeline's fusion: "minmax" (normalization-processor) or "rrf" (score-ranker-processor)
+    combination: str = "minmax"
+    rank_constant: int | None = None
+    # a `rerank` by_field pipeline over a stored score field (mode "field"), when set up with one
+    rerank_field: str | None = None
+    field_pipeline: str | None = None
+    vector_mode: str = "in_memory"
+    compression: str | None = None
 
     @staticmethod
     def path(index: str) -> Path:
@@ -86,7 +94,10 @@ def local_bundle(export_dir: str, function: str, flag: str) -> dict:
 
 def setup(url: str | None, serve_url: str | None, index: str, token: str | None = None, data_type: str = "float",
           weights: tuple[float, float] = (0.3, 0.7), replace: bool = False,
-          embedder_export: str | None = None, reranker_export: str | None = None) -> Setup:
+          embedder_export: str | None = None, reranker_export: str | None = None, combination: str = "minmax",
+          rank_constant: int | None = None, rerank_field: str | None = None, remove_rerank_field: bool = False,
+          keep_previous_score: bool = False, vector_mode: str = "in_memory",
+          compression: str | None = None) -> Setup:
     """Models, ingest pipeline, k-NN index and search pipelines.
 
     Each model runs inside the node when its export is given (``embedder_export``: a TEXT_EMBEDDING
@@ -94,6 +105,10 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
     ``viewrank export onnx ... --ml-commons``), else remotely on ``viewrank serve`` at ``serve_url``.
     The flags and bundles are checked before anything is sent, the node and ``viewrank serve``
     before the node is changed.
+
+    ``combination`` picks the hybrid pipeline's fusion (``minmax`` weighted by ``weights``, or
+    ``rrf`` with ``rank_constant``); ``rerank_field`` adds a ``by_field`` rerank pipeline (mode
+    ``field``); ``vector_mode``/``compression`` the k-NN field's disk mode.
     """
     needs = tuple(role for role, export in (("embedder", embedder_export), ("reranker", reranker_export)) if not export)
     if needs and not serve_url:
@@ -105,6 +120,12 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
     if emb_body is not None and data_type != "float":
         raise ViewrankError(f"--data-type {data_type} needs integer vectors, and the local embedder "
                             f"{embedder_export} returns floats: serve an int8:DIR embedder remotely instead")
+    C.hybrid_pipeline_body(combination, weights, rank_constant)  # bad fusion options fail before the node is touched
+    C.vector_mapping(1, data_type, vector_mode, compression)  # and bad vector options
+    if rerank_field is not None and not rerank_field.strip():
+        raise ViewrankError("--rerank-field: name a numeric field of the documents (a dot path for nested ones)")
+    if (remove_rerank_field or keep_previous_score) and not rerank_field:
+        raise ViewrankError("--remove-rerank-field and --keep-previous-score are options of --rerank-field FIELD")
     url = node_url(url)
     client = C.connect(url)  # a node that is down is named first, then a serve that is
     health = serve_health(serve_url, token, needs) if needs else {}
@@ -120,14 +141,19 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
 
     emb, emb_source = model("embedding", embedder_export)
     rr, rr_source = model("rerank", reranker_export)
-    names = {k: f"viewrank-{k}-{index}" for k in ("ingest", "hybrid", "rerank")}
+    names = {k: f"viewrank-{k}-{index}" for k in ("ingest", "hybrid", "rerank", "field")}
     C.create_ingest_pipeline(client, names["ingest"], emb)
-    C.create_index(client, index, dim, names["ingest"], data_type=data_type, replace=replace)
+    C.create_index(client, index, dim, names["ingest"], data_type=data_type, replace=replace, mode=vector_mode,
+                   compression=compression)
     client.indices.put_settings(index=index, body={"index": {"default_pipeline": names["ingest"]}})
-    C.create_hybrid_pipeline(client, names["hybrid"], weights)
+    C.create_hybrid_pipeline(client, names["hybrid"], weights, combination, rank_constant)
     C.create_rerank_pipeline(client, names["rerank"], rr)
+    if rerank_field:
+        C.create_by_field_pipeline(client, names["field"], rerank_field, remove_rerank_field, keep_previous_score)
+    k = (rank_constant or C.RRF_RANK_CONSTANT) if combination == "rrf" else None
     setup = Setup(url, index, serve_url if needs else None, emb, rr, dim, names["ingest"], names["hybrid"],
-                  names["rerank"], emb_source, rr_source)
+                  names["rerank"], emb_source, rr_source, combination, k, rerank_field,
+                  names["field"] if rerank_field else None, vector_mode, compression)
     setup.save()
     return setup
 
@@ -152,14 +178,17 @@ def search_run(index: str, dataset_dir: str, split: str, mode: str, depth: int, 
         C.check_model_deployed(client, st.embedding_model)
     if mode == "rerank":
         C.check_model_deployed(client, st.rerank_model)
-    pipeline = {"hybrid": st.hybrid_pipeline, "rerank": st.rerank_pipeline}.get(mode)
+    if mode == "field" and not st.field_pipeline:
+        raise ViewrankError(f"index {index!r} has no by_field rerank pipeline: run `viewrank opensearch setup "
+                            f"--index {index} --rerank-field FIELD` first")
+    pipeline = {"hybrid": st.hybrid_pipeline, "rerank": st.rerank_pipeline, "field": st.field_pipeline}.get(mode)
     queries = BeirDataset(dataset_dir).queries(split)[:limit] if limit else BeirDataset(dataset_dir).queries(split)
     writer = RunWriter(output, tag=f"opensearch-{mode}", resume=resume)
     latencies = []
     try:
         for q in tqdm([q for q in queries if not writer.is_done(q.qid)], desc=f"opensearch {mode}", unit="q"):
             started = time.perf_counter()
-            hits = C.search(client, index, mode, q.text, depth, st.embedding_model, pipeline)
+            hits = C.search(client, index, mode, q.text, depth, st.embedding_model, pipeline, st.rerank_field)
             latencies.append(time.perf_counter() - started)
             writer.write(RankedList(q.qid, tuple(ScoredDoc(d, s) for d, s in hits)))
     except BaseException as exc:

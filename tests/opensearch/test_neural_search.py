@@ -25,7 +25,7 @@ def test_the_node_has_the_neural_plugins(node):
 
 
 def test_every_mode_writes_an_evaluated_run(tiny_setup, tiny_dataset, tmp_path):
-    for mode in workflow.MODES:
+    for mode in [m for m in workflow.MODES if m != "field"]:  # field needs setup --rerank-field: test_fusion_rerank
         proc = run_cli("opensearch", "search", "--dataset", str(tiny_dataset), "--index", tiny_setup.index,
                        "--mode", mode, "--hits", "6", "--output", str(tmp_path / f"{mode}.trec"), check=True)
         assert proc.stdout.startswith(mode) and "nDCG@10" in proc.stdout and "p95" in proc.stdout
