@@ -1,0 +1,193 @@
+"""``viewrank train embedder`` recipes on SciFact: the plain contrastive baseline and each
+technique added alone, same seed, same data, same reduced time budget; SciFact TEST nDCG@10 by
+exact float dense search over all 5,183 passages.
+
+    python bench/embedder_recipes.py [--budget-min 2] [--train-until 19:00] [--eval-until 19:19]
+
+Phase 1 trains every recipe (in order) while the clock is before ``--train-until`` (UTC); phase 2
+evaluates the trained models in the same order while it is before ``--eval-until``. A recipe not
+reached is written as unmeasured. Each recipe holds out the same 40 TRAIN queries (``--val-queries
+40 --evals 0``: no checkpoint selection inside the short budget), which the merge recipe uses to
+search its weights. Results go to bench/results/embedder_recipes.json after every step, with the
+machine (lscpu model), the date and the load average around each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "scifact"
+OUT = ROOT / "bench" / "results" / "embedder_recipes.json"
+MODELS = ROOT / "models" / "embedder-recipes"
+
+RECIPES = [  # name, extra options of `viewrank train embedder`
+    ("contrastive", []),
+    ("+focal", ["--focal", "2"]),
+    ("+mix-negatives", ["--mix-negatives", "4"]),
+    ("+curriculum", ["--curriculum"]),
+    ("+pretrain-ict", ["--pretrain", "ict", "--pretrain-steps", "20"]),
+    ("+matryoshka", ["--matryoshka"]),
+    ("+pretrain-bfs", ["--pretrain", "bfs", "--pretrain-steps", "20"]),
+    ("+no-fn-filter", ["--fn-margin", "0"]),
+]
+MERGE = ("merge(contrastive,+pretrain-ict)", ["contrastive", "+pretrain-ict"])
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def until(hhmm: str) -> dt.datetime:
+    h, m = (int(x) for x in hhmm.split(":"))
+    return now_utc().replace(hour=h, minute=m, second=0, microsecond=0)
+
+
+def test_ndcg(model_dir: Path) -> dict:
+    """SciFact test nDCG@10 (and R@100) of ``dense:model_dir``: exact search over the corpus."""
+    from viewrank.datasets import BeirDataset
+    from viewrank.metrics import ndcg_at_k, recall_at_k
+    from viewrank.plugins.dense.embedder import DenseEmbedder
+
+    ds = BeirDataset(DATA)
+    emb = DenseEmbedder(model_dir)
+    t = time.monotonic()
+    docs = list(ds.corpus.values())
+    dv = emb.embed([d.contents for d in docs], "passage", progress=True)
+    queries = ds.queries("test")
+    qv = emb.embed([q.text for q in queries], "query")
+    scores = qv @ dv.T
+    run = {}
+    for i, q in enumerate(queries):
+        top = np.argsort(-scores[i])[:100]
+        run[q.qid] = {docs[j].docid: float(scores[i, j]) for j in top}
+    qrels = ds.qrels("test")
+    return {"ndcg@10": round(ndcg_at_k(run, qrels, 10), 4), "recall@100": round(recall_at_k(run, qrels, 100), 4),
+            "eval_seconds": round(time.monotonic() - t, 1)}
+
+
+def table(result: dict) -> str:
+    """The markdown table of docs/embedders.md from the JSON."""
+    base = result["recipes"].get("contrastive", {}).get("ndcg@10")
+    lines = ["| recipe | options | steps | SciFact test nDCG@10 | vs contrastive | R@100 |",
+             "|---|---|---:|---:|---:|---:|",
+             f"| zero-shot all-MiniLM-L6-v2 | (no training) | 0 | {result['setup']['zero_shot_ndcg@10']:.4f} | | |"]
+    for name, row in result["recipes"].items():
+        opts = " ".join(row.get("options", []))
+        if "ndcg@10" in row:
+            delta = f"{row['ndcg@10'] - base:+.4f}" if base is not None and name != "contrastive" else ""
+            lines.append(f"| {name} | `{opts}` | {row.get('steps', '')} | {row['ndcg@10']:.4f} | {delta} | {row['recall@100']:.4f} |")
+        else:
+            lines.append(f"| {name} | `{opts}` | {row.get('steps', '')} | unmeasured ({row.get('status', '')}) | | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget-min", type=float, default=2.0)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--train-until", default="19:00", help="UTC HH:MM after which no training starts")
+    ap.add_argument("--eval-until", default="19:19", help="UTC HH:MM after which no evaluation starts")
+    ap.add_argument("--only", default="", help="comma-separated recipe names")
+    ap.add_argument("--table", action="store_true", help="print the markdown table of the saved JSON and exit")
+    args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(OUT.read_text())))
+        return 0
+    only = set(filter(None, args.only.split(",")))
+    recipes = [r for r in RECIPES if not only or r[0] in only]
+    result = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    result.update({"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
+                   "setup": {"dataset": "SciFact (train 809 queries less 40 held out; test 300 queries, 5,183 passages)",
+                             "budget_min": args.budget_min, "batch_size": args.batch_size, "seed": 0,
+                             "common": ["--negatives", "bm25", "--hard-negatives", "1", "--val-queries", "40",
+                                        "--evals", "0", "--max-length", "128"],
+                             "zero_shot_ndcg@10": 0.6451}})
+    rows = result.setdefault("recipes", {})
+
+    def save() -> None:
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(result, indent=2) + "\n")
+
+    exe = str(Path(sys.executable).with_name("viewrank"))
+    for name, extra in recipes:
+        if now_utc() >= until(args.train_until):
+            rows.setdefault(name, {"status": f"not trained: reached --train-until {args.train_until}"})
+            continue
+        out = MODELS / name.strip("+")
+        cmd = [exe, "train", "embedder", "--output", str(out), "--dataset", str(DATA), "--bm25-index",
+               str(ROOT / "indexes" / "scifact"), "--time-budget-min", str(args.budget_min),
+               "--batch-size", str(args.batch_size), *result["setup"]["common"], "--seed", "0", *extra]
+        load0 = os.getloadavg()
+        t = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        row = {"options": extra, "command": " ".join(cmd[1:]), "train_wall_seconds": round(time.monotonic() - t, 1),
+               "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()]}
+        if proc.returncode:
+            row["status"] = f"training failed (exit {proc.returncode}): {proc.stdout[-500:]}"
+        else:
+            rec = json.loads((out / "viewrank_embedder_train.json").read_text())
+            row.update(status="trained", model=str(out.relative_to(ROOT)), steps=rec["steps_run"],
+                       step_seconds=rec["step_seconds"], train_seconds=rec["seconds"])
+        rows[name] = row
+        print(name, row.get("status"), row.get("steps"), flush=True)
+        save()
+    merge_name, parents = MERGE
+    if not only or merge_name in only:
+        dirs = [MODELS / p.strip("+") for p in parents]
+        if all((d / "config.json").is_file() for d in dirs) and now_utc() < until(args.train_until):
+            out = MODELS / "merge"
+            cmd = [exe, "train", "embedder", "--merge", ",".join(map(str, dirs)), "--output", str(out),
+                   "--dataset", str(DATA), "--bm25-index", str(ROOT / "indexes" / "scifact"),
+                   "--val-queries", "40", "--merge-evals", "6", "--seed", "0"]
+            t = time.monotonic()
+            proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            row = {"options": ["--merge", ",".join(parents)], "train_wall_seconds": round(time.monotonic() - t, 1)}
+            if proc.returncode:
+                row["status"] = f"merge failed (exit {proc.returncode}): {proc.stdout[-500:]}"
+            else:
+                rec = json.loads((out / "viewrank_embedder_merge.json").read_text())
+                row.update(status="trained", model=str(out.relative_to(ROOT)), weights=rec["weights"],
+                           heldout_ndcg=rec["heldout_ndcg@10"])
+            rows[merge_name] = row
+        else:
+            rows.setdefault(merge_name, {"status": "not run: parents missing or past --train-until"})
+        save()
+    for name, row in rows.items():
+        if row.get("status") != "trained" or "ndcg@10" in row:
+            continue
+        if now_utc() >= until(args.eval_until):
+            row["status"] = f"trained, not evaluated: reached --eval-until {args.eval_until}"
+            continue
+        load0 = os.getloadavg()
+        row.update(test_ndcg(ROOT / row["model"]))
+        row["eval_load"] = [round(x, 2) for x in load0]
+        print(name, row["ndcg@10"], flush=True)
+        save()
+    save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
