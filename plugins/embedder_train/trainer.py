@@ -108,7 +108,7 @@ def contrastive_step(embedder: DenseEmbedder, batch: Sequence[Example], cfg: Emb
         sims = q @ d.T
         if cfg.fn_margin > 0:
             pos = sims[rows, positives].unsqueeze(1)
-            false_neg = sims > cfg.fn_margin * pos
+            false_neg = (sims > cfg.fn_margin * pos) & (pos > 0)  # a margin of a negative cosine means nothing
             false_neg[rows, positives] = False
             filtered = int((false_neg & ~mask).sum())
             mask |= false_neg
