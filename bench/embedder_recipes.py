@@ -111,31 +111,37 @@ def main() -> int:
     ap.add_argument("--eval-until", default="19:19", help="UTC HH:MM after which no evaluation starts")
     ap.add_argument("--only", default="", help="comma-separated recipe names")
     ap.add_argument("--table", action="store_true", help="print the markdown table of the saved JSON and exit")
+    ap.add_argument("--json", type=Path, default=OUT, help="results file (one per budget)")
+    ap.add_argument("--models", type=Path, default=MODELS, help="folder the recipes' models go to")
+    ap.add_argument("--common", default="--negatives bm25 --hard-negatives 1 --val-queries 40 --evals 0 --max-length 128",
+                    help="options every recipe gets (the 30-minute runs keep the trainer's checkpoint selection)")
     args = ap.parse_args()
+    out_json, models = args.json, args.models
     if args.table:
-        print(table(json.loads(OUT.read_text())))
+        print(table(json.loads(out_json.read_text())))
         return 0
     only = set(filter(None, args.only.split(",")))
     recipes = [r for r in RECIPES if not only or r[0] in only]
-    result = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    result = json.loads(out_json.read_text()) if out_json.is_file() else {}
     result.update({"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
                    "setup": {"dataset": "SciFact (train 809 queries less 40 held out; test 300 queries, 5,183 passages)",
                              "budget_min": args.budget_min, "batch_size": args.batch_size, "seed": 0,
-                             "common": ["--negatives", "bm25", "--hard-negatives", "1", "--val-queries", "40",
-                                        "--evals", "0", "--max-length", "128"],
+                             "common": args.common.split(),
                              "zero_shot_ndcg@10": 0.6451}})
     rows = result.setdefault("recipes", {})
 
     def save() -> None:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps(result, indent=2) + "\n")
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(out_json)
 
     exe = str(Path(sys.executable).with_name("viewrank"))
     for name, extra in recipes:
         if now_utc() >= until(args.train_until):
             rows.setdefault(name, {"status": f"not trained: reached --train-until {args.train_until}"})
             continue
-        out = MODELS / name.strip("+")
+        out = models / name.strip("+")
         cmd = [exe, "train", "embedder", "--output", str(out), "--dataset", str(DATA), "--bm25-index",
                str(ROOT / "indexes" / "scifact"), "--time-budget-min", str(args.budget_min),
                "--batch-size", str(args.batch_size), *result["setup"]["common"], "--seed", "0", *extra]
@@ -155,9 +161,9 @@ def main() -> int:
         save()
     merge_name, parents = MERGE
     if not only or merge_name in only:
-        dirs = [MODELS / p.strip("+") for p in parents]
+        dirs = [models / p.strip("+") for p in parents]
         if all((d / "config.json").is_file() for d in dirs) and now_utc() < until(args.train_until):
-            out = MODELS / "merge"
+            out = models / "merge"
             cmd = [exe, "train", "embedder", "--merge", ",".join(map(str, dirs)), "--output", str(out),
                    "--dataset", str(DATA), "--bm25-index", str(ROOT / "indexes" / "scifact"),
                    "--val-queries", "40", "--merge-evals", "6", "--seed", "0"]
