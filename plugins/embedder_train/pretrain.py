@@ -13,17 +13,10 @@ Embedding-based Large-scale Retrieval"), as ``(query, positive, None)`` examples
 from __future__ import annotations
 
 import random
-import re
 from typing import Iterable
 
 from viewrank.datasets import Document
-
-_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
-
-
-def sentences(text: str) -> list[str]:
-    """Split on sentence-final punctuation followed by a capital, digit or bracket."""
-    return [s.strip() for s in _SENT.split(text.strip()) if s.strip()]
+from viewrank.text import sentences
 
 
 def ict_examples(docs: Iterable[Document], rng: random.Random, keep: float = 0.1,

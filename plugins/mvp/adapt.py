@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from pathlib import Path
 
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
 from viewrank.runs import atomic_write_text
+from viewrank.text import sentences
 
 PSEUDO_SPLIT = "train"
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def pseudo_queries(ds: BeirDataset, count: int, seed: int, min_words: int = 6, max_words: int = 40) -> list[tuple[str, str]]:
@@ -31,9 +30,9 @@ def pseudo_queries(ds: BeirDataset, count: int, seed: int, min_words: int = 6, m
     rng.shuffle(docs)
     out: list[tuple[str, str]] = []
     for docid, doc in docs:
-        sentences = [s.strip() for s in _SENTENCE.split(doc.text) if min_words <= len(s.split()) <= max_words]
-        if sentences:
-            out.append((rng.choice(sentences), docid))
+        candidates = [s for s in sentences(doc.text) if min_words <= len(s.split()) <= max_words]
+        if candidates:
+            out.append((rng.choice(candidates), docid))
         if len(out) >= count:
             break
     if not out:
