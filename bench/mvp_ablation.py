@@ -185,15 +185,16 @@ def limited(pools: dict, limit: int) -> dict:
     return dict(sorted(pools.items())[: limit or None])
 
 
-def write_teacher_cache(path: Path, specs: list, pools: dict, scores: dict) -> None:
-    """The trainer's teacher cache (``viewrank.plugins.mvp.teacher``) for ``pools``; queries without
-    scores (a dry run's ``--limit``) keep BM25's order."""
-    key = {"specs": list(specs), "pools": [[q, len(p)] for q, p in sorted(pools.items())]}
-    path.write_text(json.dumps({"key": key, "scores": scores}), encoding="utf-8")
+def write_teacher_cache(path: Path, specs: list, pools: dict, scores: dict, queries: dict) -> None:
+    """The trainer's teacher cache (``viewrank.teachers``, its key included) for ``pools``; queries
+    without scores (a dry run's ``--limit``) keep BM25's order."""
+    from viewrank.teachers import cache_key, write_cache
+
+    write_cache(path, cache_key(specs, queries, pools), scores)
 
 
 class TeacherHost:
-    """What :func:`viewrank.plugins.mvp.teacher.teacher_scores` needs of a host, with the zero-shot
+    """What :func:`viewrank.teachers.teacher_scores` needs of a host, with the zero-shot
     bi-encoder on ``device`` (the registered spec runs on the CPU): ``bi-encoder`` and
     ``fuse:0.4:bi-encoder`` share one model and its passage-vector cache."""
 
@@ -292,7 +293,7 @@ def run(args) -> int:
     from viewrank.plugins.mvp.loading import load_mvp_model
     from viewrank.plugins.mvp.options import TrainOptions
     from viewrank.plugins.mvp.data import split_validation
-    from viewrank.plugins.mvp.teacher import TEACHER_NAME, ensemble, teacher_scores
+    from viewrank.teachers import TEACHER_NAME, ensemble, teacher_scores
     from viewrank.manager import get_host
     from viewrank.plugins.mvp.trainer import train
     from viewrank.runs import atomic_write_text
@@ -359,7 +360,8 @@ def run(args) -> int:
             held = set(split_validation(pseudo, "train", VAL_QUERIES, SEED))
             ppools = {q: p for q, p in ppools.items() if q not in held}
             write_teacher_cache(out / TEACHER_NAME, [FREE_TEACHER], ppools, teacher_scores(
-                shim, [FREE_TEACHER], pseudo_ds.all_queries, limited(ppools, args.limit), pseudo_ds.corpus))
+                shim, [FREE_TEACHER], pseudo_ds.all_queries, limited(ppools, args.limit), pseudo_ds.corpus),
+                pseudo_ds.all_queries)
         else:
             shutil.copyfile(prep_dir / "mined_negatives.json", out / "mined_negatives.json")
         if teacher and source is None:
@@ -368,7 +370,7 @@ def run(args) -> int:
                 crossfit = crossfit_teacher(args, prep, sci, work, base)
                 print(f"cross-fitted cross-encoder teacher: {time.perf_counter() - t:.0f} s", flush=True)
             scores = ensemble([free if s == FREE_TEACHER else crossfit for s in teacher])
-            write_teacher_cache(out / TEACHER_NAME, teacher, pools, scores)
+            write_teacher_cache(out / TEACHER_NAME, teacher, pools, scores, sci.all_queries)
         opts = TrainOptions(**{**opts_d, "out": str(out)})
         t0 = time.perf_counter()
         train(opts, get_host())

@@ -27,7 +27,7 @@ from viewrank.plugins.mvp.data import (MINED_NAME, TrainList, batches, beir_list
                                        triple_lists)
 from viewrank.plugins.mvp.losses import mvp_loss
 from viewrank.plugins.mvp.options import OPTIMIZERS, TrainOptions
-from viewrank.plugins.mvp.teacher import TEACHER_NAME, teacher_scores
+from viewrank.teachers import TEACHER_NAME, teacher_scores
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
 
