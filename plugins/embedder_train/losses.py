@@ -6,6 +6,8 @@
 - :func:`focal_weights`: that weight alone (detached, so it scales the gradient, never receives one).
 - :func:`mix_negatives`: online hard-negative mixing: ``k`` synthetic negatives per query, each the
   normalised convex mixture of two of its hardest negatives' embeddings (detached, as MoCHi).
+- :func:`distill_kl`: KL(teacher || student) over each query's group of candidates, the teacher's
+  scores softened by their own temperature, the student's cosines by the InfoNCE temperature.
 """
 
 from __future__ import annotations
@@ -76,3 +78,25 @@ def mix_negatives(q: torch.Tensor, d: torch.Tensor, negative_ok: torch.Tensor, k
                 out[i, j] = F.normalize(alpha * d[top[a]] + (1 - alpha) * d[top[b]], dim=-1)
                 valid[i, j] = True
     return out.detach(), valid
+
+
+def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float, teacher_temperature: float,
+               valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over queries of ``KL(softmax(teacher / T_t) || softmax(student / T_s))``.
+
+    ``student (B, G)``: the query's cosines to its group's candidates; ``teacher (B, G)``: the
+    teacher's scores of the same candidates (no gradient flows into them); ``valid (B, G)``: which
+    entries exist (a group shorter than ``G``, a candidate without a teacher score). Only queries
+    with at least two valid entries count (one candidate carries no distribution); with none the
+    loss is a zero that still belongs to the graph.
+    """
+    if valid is None:
+        valid = torch.ones_like(student, dtype=torch.bool)
+    rows = valid.sum(1) >= 2
+    if not bool(rows.any()):
+        return student.sum() * 0.0
+    s, t, ok = student[rows], teacher[rows].detach().to(student.dtype), valid[rows]
+    log_s = F.log_softmax((s / temperature).masked_fill(~ok, float("-inf")), dim=1)
+    log_t = F.log_softmax((t / teacher_temperature).masked_fill(~ok, float("-inf")), dim=1)
+    per = (log_t.exp() * (log_t - log_s)).masked_fill(~ok, 0.0).sum(1)
+    return per.mean()

@@ -4,6 +4,8 @@ The retriever comes from the ``viewrank_register_retrievers`` hook (``bm25:INDEX
 factory the caller passes, so this module never imports a search engine. A mined list keeps
 ranks (0 = hardest); judged positives of the query are dropped at mining time (a false negative
 by definition). The own-model similarity filter runs inside the training step (:mod:`.trainer`).
+The cache also keeps the hits' first-stage scores, from which :func:`teacher_pools` builds the pool
+a distillation teacher scores (the mined list plus the judged positives).
 
 PEG ("Towards Robust Text Retrieval with Progressive Learning"): :func:`curriculum_window` gives,
 at training progress ``t`` in [0, 1], the rank window negatives are drawn from: early the deepest
@@ -21,21 +23,49 @@ from typing import Any, Callable, Mapping, Sequence
 from viewrank.runs import atomic_write_text
 
 Mined = dict[str, list[str]]
+FirstStage = dict[str, dict[str, float]]
 
 
 def mine(queries: Sequence[Any], retriever: Callable[[], Any], depth: int, judged: Mapping[str, Mapping[str, int]],
          cache: Path | None = None) -> Mined:
     """``{qid: [docid, ...]}``: each query's top-``depth`` hits less its judged positives, cached
     as JSON (reused when it holds the same depth). ``retriever()`` is called only on a cache miss."""
+    return mine_scored(queries, retriever, depth, judged, cache, need_scores=False)[0]
+
+
+def mine_scored(queries: Sequence[Any], retriever: Callable[[], Any], depth: int,
+                judged: Mapping[str, Mapping[str, int]], cache: Path | None = None,
+                need_scores: bool = True) -> tuple[Mined, FirstStage]:
+    """:func:`mine`, plus each query's first-stage scores ``{qid: {docid: score}}`` of all its
+    retrieved hits (``depth + 5`` of them, judged positives included), which a teacher pool needs.
+    A cache written before scores were kept is mined again when ``need_scores``."""
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("depth") == depth and all(q.qid in data["hits"] for q in queries):
-            return {q: h for q, h in data["hits"].items()}
+        if (data.get("depth") == depth and all(q.qid in data["hits"] for q in queries)
+                and (not need_scores or "scores" in data)):
+            return {q: h for q, h in data["hits"].items()}, data.get("scores", {})
     hits = retriever().search(list(queries), depth + 5)
     out = {qid: [d for d, _ in docs if judged.get(qid, {}).get(d, 0) <= 0][:depth] for qid, docs in hits.items()}
+    scores = {qid: {d: float(s) for d, s in docs} for qid, docs in hits.items()}
     if cache is not None:
-        atomic_write_text(cache, json.dumps({"depth": depth, "hits": out}))
-    return out
+        atomic_write_text(cache, json.dumps({"depth": depth, "hits": out, "scores": scores}))
+    return out, scores
+
+
+def teacher_pools(qids: Sequence[str], mined: Mined, first_stage: FirstStage,
+                  judged: Mapping[str, Mapping[str, int]], corpus: Mapping[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """Each query's pool for a teacher: its mined list (BM25's top ``depth`` less judged positives:
+    where its hard negatives come from) plus its judged positives in ``corpus``, as ``(docid,
+    first-stage score)`` pairs in first-stage order. A positive BM25 did not retrieve gets the
+    lowest score of the query's hits (0 when it has none)."""
+    pools = {}
+    for q in qids:
+        scores = first_stage.get(q, {})
+        floor = min(scores.values(), default=0.0)
+        ids = [d for d in mined.get(q, []) if d in corpus]
+        ids += [d for d, r in sorted(judged.get(q, {}).items()) if r > 0 and d in corpus and d not in ids]
+        pools[q] = sorted(((d, float(scores.get(d, floor))) for d in ids), key=lambda x: (-x[1], x[0]))
+    return pools
 
 
 def curriculum_window(progress: float, depth: int) -> tuple[int, int]:

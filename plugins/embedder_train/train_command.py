@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 from pathlib import Path
 
 from viewrank.cli.flags import require_output
@@ -13,7 +14,8 @@ from viewrank.context import Context
 from viewrank.errors import ViewrankError
 
 DESCRIPTION = ("fine-tune a dense embedder: InfoNCE with in-batch + BM25 hard negatives, false-negative "
-               "filtering, focal loss, negative mixing, curriculum, ICT/BFS warm-up, 2DMSE; or --merge checkpoints")
+               "filtering, focal loss, negative mixing, curriculum, ICT/BFS warm-up, 2DMSE, distillation from "
+               "--teacher rerankers; or --merge checkpoints")
 
 
 def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
@@ -36,6 +38,22 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
     ap.add_argument("--pretrain-steps", type=int, default=50)
     ap.add_argument("--matryoshka", action="store_true", help="add the 2DMSE loss (layers x dims)")
     ap.add_argument("--dims", default="384,256,128,64", help="Matryoshka dims (with --matryoshka)")
+    ap.add_argument("--teacher", action="append", default=[], metavar="SPEC",
+                    help="distil this reranker (repeat for an ensemble: the mean of per-pool min-max scores): it "
+                         "scores each training query's pool (BM25 top --neg-depth + its relevant documents) once, "
+                         "before training and outside --time-budget-min; --dataset queries only, not --triples")
+    ap.add_argument("--distill-weight", type=float, default=None, metavar="W",
+                    help="loss = InfoNCE + W x KL(teacher || student) (default 1.0 with --teacher)")
+    ap.add_argument("--teacher-temperature", type=float, default=None, metavar="T",
+                    help="teacher softmax temperature (default 0.1). Teacher scores are min-max normalised to "
+                         "[0, 1] per pool, so 0.1 puts a pool's top and bottom e^10 apart, about the spread of "
+                         "cosines / --temperature 0.05; the student's side is cosine / --temperature")
+    ap.add_argument("--distill-group", type=int, default=None, metavar="N",
+                    help="pooled candidates per query added to its KL group (the positive and the sampled hard "
+                         "negatives are always in it; default 8; each is encoded, so steps get slower)")
+    ap.add_argument("--teacher-cache", default=None, metavar="FILE",
+                    help="teacher scores JSON (default OUTPUT/teacher_scores.json); share one file between runs. "
+                         "A file written for other specs, pools or queries is scored again, never reused")
     ap.add_argument("--merge", default=None, metavar="DIR1,DIR2", help="merge these fine-tuned checkpoints of --model instead of training")
     ap.add_argument("--merge-evals", type=int, default=12, help="merge weight candidates validated at most")
     ap.add_argument("--batch-size", type=int, default=32)
@@ -70,6 +88,19 @@ def check_args(args: argparse.Namespace) -> None:
             raise ViewrankError(f"{flag} {value}: must be >= 0")
     if args.batch_size < 2:
         raise ViewrankError(f"--batch-size {args.batch_size}: in-batch negatives need at least 2")
+    distill = {"--distill-weight": args.distill_weight, "--teacher-temperature": args.teacher_temperature,
+               "--distill-group": args.distill_group, "--teacher-cache": args.teacher_cache}
+    for flag, value in distill.items():
+        if value is not None and not args.teacher:
+            raise ViewrankError(f"{flag} {value}: only with --teacher SPEC")
+    if args.teacher and args.merge is not None:
+        raise ViewrankError(f"--teacher {args.teacher[0]}: --merge trains nothing; distil in the runs it merges")
+    if args.distill_weight is not None and args.distill_weight < 0:
+        raise ViewrankError(f"--distill-weight {args.distill_weight}: must be >= 0")
+    if args.teacher_temperature is not None and not args.teacher_temperature > 0:
+        raise ViewrankError(f"--teacher-temperature {args.teacher_temperature}: must be > 0")
+    if args.distill_group is not None and args.distill_group < 0:
+        raise ViewrankError(f"--distill-group {args.distill_group}: must be >= 0")
     if args.mix_negatives and args.negatives == "none" and args.batch_size < 3:
         raise ViewrankError("--mix-negatives needs two negatives per query: a --batch-size of 3 or more")
     try:
@@ -93,6 +124,10 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, context: Context) -> int:
     check_args(args)
+    if args.teacher:
+        from viewrank.teachers import check_specs
+
+        check_specs(context.host, args.teacher)  # an unknown name fails before mining or loading anything
     context.settings.with_(threads=args.threads).apply_threads()
     if args.merge is not None:
         return _merge(args, context)
@@ -108,14 +143,38 @@ def _dataset(args):
     return ds
 
 
-def _mined(args, context, ds, queries, qrels, out: Path):
-    if args.negatives == "none":
-        return None
-    from viewrank.plugins.embedder_train.negatives import mine
+def _mined(args, context, ds, queries, qrels, out: Path, scored: bool = False):
+    """BM25's hits: ``(mined negatives, first-stage scores)``; ``(None, None)`` with --negatives none
+    unless ``scored`` (a teacher's pool is mined whatever --negatives says)."""
+    if args.negatives == "none" and not scored:
+        return None, None
+    from viewrank.plugins.embedder_train.negatives import mine_scored
 
     index = args.bm25_index or str(Path("indexes") / Path(args.dataset).name)
-    return mine(queries, lambda: context.host.retriever(f"bm25:{index}@corpus={args.dataset}"),
-                args.neg_depth, qrels, cache=out.parent / f".{out.name}.mined.json")
+    return mine_scored(queries, lambda: context.host.retriever(f"bm25:{index}@corpus={args.dataset}"),
+                       args.neg_depth, qrels, cache=out.parent / f".{out.name}.mined.json", need_scores=scored)
+
+
+def _teacher(args, context, texts, qids, mined, first_stage, qrels, corpus, out: Path) -> tuple[dict, dict]:
+    """Each training query's ``{text: teacher score}`` over its pool, and what the record keeps
+    (teacher_seconds: the scoring or cache reading, outside the trainer's time budget)."""
+    from viewrank.plugins.embedder_train.negatives import teacher_pools
+    from viewrank.teachers import TEACHER_NAME, teacher_scores
+
+    cache = Path(args.teacher_cache) if args.teacher_cache else out / TEACHER_NAME
+    pools = teacher_pools(qids, mined, first_stage, qrels, corpus)
+    stats: dict = {}
+    t = time.monotonic()
+    scores = teacher_scores(context.host, args.teacher, texts, pools, corpus, cache=cache, stats=stats)
+    seconds = time.monotonic() - t
+    how = f"read from {cache}" if stats["cached"] else f"scored in {seconds:.1f} s, cached in {cache}"
+    print(f"teacher {' + '.join(args.teacher)}: {len(pools)} query pools ({sum(map(len, pools.values()))} "
+          f"candidates) {how}")
+    by_text = {q: {corpus[d].contents: float(v) for d, v in scores.get(q, {}).items()} for q in qids}
+    return by_text, {"teacher": list(args.teacher), "teacher_cache": str(cache), "teacher_cached": stats["cached"],
+                     "teacher_seconds": round(seconds, 1), "teacher_queries": len(pools),
+                     "teacher_candidates": sum(map(len, pools.values())),
+                     "distill_note": "KL term on --dataset queries only (--triples examples: InfoNCE only)"}
 
 
 def _train(args, context) -> int:
@@ -131,11 +190,17 @@ def _train(args, context) -> int:
     queries = ds.queries("train")
     texts = ds.all_queries
     corpus = ds.corpus
-    mined = _mined(args, context, ds, queries, qrels, out)
+    pooled, first_stage = _mined(args, context, ds, queries, qrels, out, scored=bool(args.teacher))
+    mined = pooled if args.negatives == "bm25" else None
     val = held_out_qids(qrels, args.val_queries, args.seed)
     held = HeldOut.build(val, texts, qrels, corpus, mined, args.val_pool, args.seed) if val else None
     examples = []
     skip = set(val)
+    train_qids = [q.qid for q in queries if q.qid not in skip
+                  and any(r > 0 and d in corpus for d, r in qrels[q.qid].items())]
+    teacher, teacher_info = {}, {"teacher": [], "teacher_seconds": 0.0}
+    if args.teacher:
+        teacher, teacher_info = _teacher(args, context, texts, train_qids, pooled, first_stage, qrels, corpus, out)
     for q in queries:
         if q.qid in skip:
             continue
@@ -143,7 +208,7 @@ def _train(args, context) -> int:
         negs = [corpus[d].contents for d in (mined or {}).get(q.qid, []) if d in corpus]
         for d, r in sorted(qrels[q.qid].items()):
             if r > 0 and d in corpus:
-                examples.append(Example(q.text, corpus[d].contents, negs, judged))
+                examples.append(Example(q.text, corpus[d].contents, negs, judged, teacher.get(q.qid)))
     if args.triples:
         examples += [Example(qt, p, [n], frozenset([p])) for qt, p, n in triples_examples(args.triples)]
     pre = []
@@ -157,13 +222,16 @@ def _train(args, context) -> int:
         fn_margin=args.fn_margin, focal=args.focal, mix_negatives=args.mix_negatives, curriculum=args.curriculum,
         matryoshka=args.matryoshka, dims=tuple(int(d) for d in args.dims.split(",")),
         pretrain_steps=args.pretrain_steps if pre else 0, lr=args.lr, max_length=args.max_length,
-        time_budget_min=args.time_budget_min, steps=args.steps, evals=args.evals, seed=args.seed)
+        time_budget_min=args.time_budget_min, steps=args.steps, evals=args.evals, seed=args.seed,
+        distill_weight=(1.0 if args.distill_weight is None else args.distill_weight) if args.teacher else 0.0,
+        teacher_temperature=0.1 if args.teacher_temperature is None else args.teacher_temperature,
+        distill_group=8 if args.distill_group is None else args.distill_group)
     base = context.host.resolve_model_path(args.model)
     emb = DenseEmbedder(base)
     info = {"model": str(base), "dataset": str(args.dataset), "negatives_source": args.negatives,
             "pretrain": args.pretrain, "triples": args.triples, "val_queries": val,
             "bfs_note": "SciFact: first section = the abstract's first 2 sentences; other passage = title + rest"
-            if args.pretrain == "bfs" else None}
+            if args.pretrain == "bfs" else None, **teacher_info}
     saved = train_embedder(emb, examples, out, cfg, held, pre, info)
     record = json.loads((saved / "viewrank_embedder_train.json").read_text())
     print(f"saved embedder to {saved} ({record['steps_run']} steps, held-out train nDCG@10 "
@@ -184,7 +252,7 @@ def _merge(args, context) -> int:
     ds = _dataset(args)
     qrels = ds.qrels("train")
     out = Path(args.out)
-    mined = _mined(args, context, ds, ds.queries("train"), qrels, out)
+    mined, _ = _mined(args, context, ds, ds.queries("train"), qrels, out)
     val = held_out_qids(qrels, args.val_queries or 60, args.seed)
     for d in dirs:  # a parent must not have trained on the slice that weighs it
         rec = Path(d) / "viewrank_embedder_train.json"

@@ -5,8 +5,12 @@ query (uniformly, or along PEG's curriculum), encodes queries and candidates and
 InfoNCE over them (in-batch + hard negatives). A candidate that is a judged positive of a query
 is masked for that query; so is one whose own-model similarity to the query exceeds
 ``fn_margin`` x the positive's (a likely false negative). Options add KaLM-Embedding-V2's focal
-reweighting and hard-negative mixing, the 2DMSE loss (:mod:`viewrank.plugins.matryoshka.train`)
-and a warm-up stage on ICT / BFS examples.
+reweighting and hard-negative mixing, the 2DMSE loss (:mod:`viewrank.plugins.matryoshka.train`),
+a warm-up stage on ICT / BFS examples, and distillation from a teacher: with ``distill_weight`` W,
+each query whose example carries teacher scores (``Example.teacher``: candidate text -> score over
+its pool) adds W x KL(softmax(teacher / teacher_temperature) || softmax(cosine / temperature)) over
+a group of its positive, its sampled hard negatives and ``distill_group`` more pooled candidates.
+Teacher scoring happens before training (the caller's job); the budget counts training only.
 
 The number of steps is planned from the machine: the held-out validation of the start model is
 timed, then the first steps; the plan fits what is left of ``time_budget_min`` (less the
@@ -20,14 +24,14 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from viewrank.plugins.dense.embedder import DenseEmbedder, pool
 from viewrank.plugins.dense.finetune import fine_tuning, save_trained
-from viewrank.plugins.embedder_train.losses import info_nce, mix_negatives
+from viewrank.plugins.embedder_train.losses import distill_kl, info_nce, mix_negatives
 from viewrank.plugins.embedder_train.negatives import sample_negatives
 from viewrank.plugins.embedder_train.validate import HeldOut
 
@@ -37,12 +41,14 @@ PROBE_STEPS = 5
 
 @dataclass
 class Example:
-    """A query, one positive, its ranked mined negatives and the texts judged relevant to it."""
+    """A query, one positive, its ranked mined negatives and the texts judged relevant to it;
+    ``teacher``: the teacher's score of each text of the query's pool (None: no KL term for it)."""
 
     query: str
     positive: str
     negatives: Sequence[str] = ()
     judged: frozenset = frozenset()
+    teacher: Mapping[str, float] | None = None
 
 
 @dataclass
@@ -58,7 +64,10 @@ class EmbedderTrainConfig:
     curriculum: bool = False
     matryoshka: bool = False
     dims: tuple[int, ...] = (384, 256, 128, 64)
-    kl_weight: float = 1.0
+    kl_weight: float = 1.0       # 2DMSE's last-to-shallow KL
+    distill_weight: float = 0.0  # teacher KL (0: off)
+    teacher_temperature: float = 0.1
+    distill_group: int = 8       # pooled candidates per query added to its KL group
     pretrain_steps: int = 0
     lr: float = 3e-5
     warmup: float = 0.1
@@ -94,12 +103,30 @@ def contrastive_step(embedder: DenseEmbedder, batch: Sequence[Example], cfg: Emb
     """The loss of one batch and what it did (masked candidates, mixed negatives, mean p_pos)."""
     queries = [e.query for e in batch]
     cands = [e.positive for e in batch]
-    for e in batch:
+    groups: list[list[int]] = [[i] for i in range(len(batch))]  # columns of each query's KL group
+    for i, e in enumerate(batch):
         if cfg.negatives and e.negatives:
-            cands += sample_negatives(e.negatives, cfg.negatives, rng,
-                                      progress=progress if cfg.curriculum else None, skip=cfg.neg_skip)
+            sampled = sample_negatives(e.negatives, cfg.negatives, rng,
+                                       progress=progress if cfg.curriculum else None, skip=cfg.neg_skip)
+            groups[i] += range(len(cands), len(cands) + len(sampled))
+            cands += sampled
+    n_cands = len(cands)
+    distill = cfg.distill_weight > 0 and any(e.teacher for e in batch)
+    if distill:  # the pooled extras are encoded with the candidates, but only the KL term sees them
+        for i, e in enumerate(batch):
+            if not e.teacher:
+                continue
+            taken = {cands[j] for j in groups[i]}
+            rest = [t for t in e.teacher if t not in taken]
+            pooled = rng.sample(rest, min(cfg.distill_group, len(rest)))
+            groups[i] += range(len(cands), len(cands) + len(pooled))
+            cands += pooled
     q, q_states = _encode(embedder, queries, "query", cfg.matryoshka)
-    d, d_states = _encode(embedder, cands, "passage", cfg.matryoshka)
+    d_all, d_states = _encode(embedder, cands, "passage", cfg.matryoshka)
+    d = d_all[:n_cands]
+    if d_states is not None:
+        d_states = [h[:n_cands] for h in d_states]
+    texts, cands = cands, cands[:n_cands]
     rows = torch.arange(len(batch))
     positives = rows.clone()
     mask = torch.tensor([[c in e.judged and j != i for j, c in enumerate(cands)] for i, e in enumerate(batch)],
@@ -122,7 +149,30 @@ def contrastive_step(embedder: DenseEmbedder, batch: Sequence[Example], cfg: Emb
     loss, p_pos = info_nce(q, d, positives, cfg.temperature, mask, cfg.focal, extra, valid)
     if cfg.matryoshka:
         loss = loss + _matryoshka_loss(embedder, q_states, d_states, positives, mask, cfg, rng)
-    return loss, {"candidates": len(cands), "filtered": filtered, "p_pos": round(float(p_pos.mean()), 4)}
+    stats = {"candidates": n_cands, "filtered": filtered, "p_pos": round(float(p_pos.mean()), 4)}
+    if distill:
+        kl = _distill_loss(q, d_all, texts, groups, batch, cfg)
+        loss = loss + cfg.distill_weight * kl
+        stats["kl"] = round(float(kl.detach()), 4)
+    return loss, stats
+
+
+def _distill_loss(q: torch.Tensor, d: torch.Tensor, texts: list[str], groups: list[list[int]],
+                  batch: Sequence[Example], cfg: EmbedderTrainConfig) -> torch.Tensor:
+    """KL(teacher || student) over each query's group (columns of ``d``); a query without teacher
+    scores, or a candidate the teacher did not score, is masked out."""
+    width = max(len(g) for g in groups)
+    idx = torch.zeros(len(batch), width, dtype=torch.long)
+    target = torch.zeros(len(batch), width)
+    ok = torch.zeros(len(batch), width, dtype=torch.bool)
+    for i, (e, g) in enumerate(zip(batch, groups)):
+        for k, j in enumerate(g):
+            idx[i, k] = j
+            score = (e.teacher or {}).get(texts[j])
+            if score is not None:
+                target[i, k], ok[i, k] = float(score), True
+    student = torch.einsum("bh,bgh->bg", q, d[idx])
+    return distill_kl(student, target, cfg.temperature, cfg.teacher_temperature, ok)
 
 
 def _matryoshka_loss(embedder, q_states, d_states, positives, mask, cfg: EmbedderTrainConfig, rng) -> torch.Tensor:

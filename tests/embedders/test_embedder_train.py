@@ -1,8 +1,10 @@
 """``viewrank train embedder``: the loss, KaLM's focal weights and negative mixing, PEG's
-curriculum, ICT/BFS examples, Self-Positioning merging and the command line, on tiny models."""
+curriculum, ICT/BFS examples, Self-Positioning merging, teacher distillation and the command line,
+on tiny models."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 
@@ -13,12 +15,15 @@ import torch.nn.functional as F
 
 from viewrank.cli import main
 from viewrank.datasets import Document
+from viewrank.errors import ViewrankError
 from viewrank.plugins.dense.embedder import DenseEmbedder
-from viewrank.plugins.embedder_train.losses import focal_weights, info_nce, mix_negatives
+from viewrank.plugins.embedder_train.losses import distill_kl, focal_weights, info_nce, mix_negatives
 from viewrank.plugins.embedder_train.merge import merge_states, search_weights
 from viewrank.plugins.embedder_train.negatives import curriculum_window, sample_negatives
 from viewrank.plugins.embedder_train.pretrain import bfs_examples, ict_examples, sentences
-from viewrank.plugins.embedder_train.trainer import EmbedderTrainConfig, Example, train_embedder
+from viewrank.plugins.embedder_train.trainer import EmbedderTrainConfig, Example, contrastive_step, train_embedder
+from viewrank.teachers import teacher_scores
+from viewrank.types import RankedList
 
 TOPICS = ["vitamin d bone fractures", "statins cholesterol heart", "malaria artemisinin therapy",
           "smoking lung cancer", "sleep obesity children", "coffee mortality risk"]
@@ -150,7 +155,8 @@ def test_cli_trains_loads_as_dense_and_merges(tiny_bert, emb_dataset, tmp_path):
 @pytest.mark.parametrize("bad", [
     ["--negatives", "dense"], ["--pretrain", "mlm"], ["--temperature", "0"], ["--focal", "-1"],
     ["--batch-size", "1"], ["--dims", "a,b"], ["--merge", "only-one"], ["--triples", "/nonexistent.tsv"],
-    ["--dataset", "/nonexistent"], [],
+    ["--dataset", "/nonexistent"], [], ["--distill-weight", "1"], ["--teacher-cache", "x.json"],
+    ["--teacher-temperature", "0", "--teacher", "none"], ["--distill-group", "-1", "--teacher", "none"],
 ])
 def test_cli_rejects_bad_input_with_exit_2(bad, tmp_path, capsys):
     out = [] if bad == [] else ["--output", str(tmp_path / "o")]
@@ -163,3 +169,183 @@ def test_merge_rejects_a_folder_that_is_not_a_model(tmp_path, capsys):
     (tmp_path / "x").mkdir()
     assert main(["train", "embedder", "--merge", f"{tmp_path / 'x'},{tmp_path / 'y'}", "--output", str(tmp_path / "m")]) == 2
     assert "--merge" in capsys.readouterr().err
+
+
+# --- distillation from a teacher (--teacher) ---------------------------------------------------
+
+def test_distill_kl_is_zero_when_the_distributions_agree_and_positive_otherwise():
+    teacher = torch.tensor([[1.0, 0.5, 0.0, 0.2]])
+    # cosine / 0.05 == teacher / 0.1 up to a shift: the same softmax
+    agree = teacher / 2 + 0.1
+    assert float(distill_kl(agree, teacher, 0.05, 0.1)) == pytest.approx(0.0, abs=1e-6)
+    reversed_ = (1.0 - teacher) / 2
+    assert float(distill_kl(reversed_, teacher, 0.05, 0.1)) > 0.5
+    flat = torch.zeros(1, 4)
+    assert 0 < float(distill_kl(flat, teacher, 0.05, 0.1)) < float(distill_kl(reversed_, teacher, 0.05, 0.1))
+    # a softer teacher (higher T) is easier to match by a flat student
+    assert float(distill_kl(flat, teacher, 0.05, 1.0)) < float(distill_kl(flat, teacher, 0.05, 0.1))
+
+
+def test_distill_kl_gradient_moves_the_student_to_the_teacher_order():
+    teacher = torch.tensor([[0.0, 0.3, 1.0, 0.6], [1.0, 0.0, 0.5, 0.2]])
+    student = torch.tensor([[0.9, 0.5, 0.1, 0.3], [0.1, 0.8, 0.4, 0.2]], requires_grad=True)
+    loss = distill_kl(student, teacher, 0.05, 0.1)
+    loss.backward()
+    g = student.grad
+    assert g[0, 0] > 0 and g[0, 2] < 0      # lower the student's wrong favourite, raise the teacher's
+    assert g[1, 1] > 0 and g[1, 0] < 0
+    # descending it reaches the teacher's whole order (a soft teacher, T=1, so the bottom ranks
+    # weigh something: at T=0.1 they carry e^-10 of the mass)
+    s = student.detach().clone().requires_grad_(True)
+    start = float(distill_kl(s.detach(), teacher, 0.05, 1.0))
+    for _ in range(300):
+        s.grad = None
+        distill_kl(s, teacher, 0.05, 1.0).backward()
+        with torch.no_grad():
+            s -= 0.01 * s.grad
+    assert [row.argsort(descending=True).tolist() for row in s.detach()] == \
+           [row.argsort(descending=True).tolist() for row in teacher]
+    assert float(distill_kl(s.detach(), teacher, 0.05, 1.0)) < 0.01 * start
+
+
+def test_distill_kl_ignores_masked_entries_and_single_candidate_rows():
+    teacher = torch.tensor([[1.0, 0.0, 0.7], [1.0, 0.0, 0.0]])
+    student = torch.tensor([[0.2, 0.5, 0.9], [0.3, 0.1, 0.6]], requires_grad=True)
+    valid = torch.tensor([[True, True, False], [True, False, False]])
+    loss = distill_kl(student, teacher, 0.05, 0.1, valid)
+    changed = student.detach().clone()
+    changed[0, 2], changed[1, 1] = -5.0, 7.0            # only masked entries change
+    assert torch.isclose(loss, distill_kl(changed, teacher, 0.05, 0.1, valid))
+    only_row0 = distill_kl(student[:1, :2], teacher[:1, :2], 0.05, 0.1)
+    assert torch.isclose(loss, only_row0)              # row 1 has one valid candidate: not counted
+    loss.backward()
+    assert torch.isfinite(student.grad).all() and student.grad[1].abs().sum() == 0 and student.grad[0, 2] == 0
+    none = distill_kl(student, teacher, 0.05, 0.1, torch.zeros(2, 3, dtype=torch.bool))
+    assert float(none.detach()) == 0.0 and none.requires_grad
+
+
+def test_contrastive_step_adds_the_weighted_kl_over_positive_negatives_and_pooled_extras(tiny_bert):
+    emb = DenseEmbedder(tiny_bert)
+    plain = _examples()
+    taught = []
+    for e in plain:
+        pool = [e.positive, *e.negatives]
+        taught.append(Example(e.query, e.positive, e.negatives, e.judged, {t: 1.0 - i / len(pool) for i, t in enumerate(pool)}))
+    base = dict(batch_size=3, negatives=1, fn_margin=0, temperature=0.05, max_length=32)
+
+    def step(examples, **kw):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            return contrastive_step(emb, examples[:3], EmbedderTrainConfig(**base, **kw), random.Random(0), 0.0,
+                                    torch.Generator().manual_seed(0))
+
+    emb.model.eval()
+    loss0, stats0 = step(plain)
+    off, stats_off = step(taught, distill_weight=0.0)
+    assert torch.isclose(off, loss0) and "kl" not in stats_off      # weight 0: exactly InfoNCE
+    on, stats_on = step(taught, distill_weight=2.0, distill_group=3)
+    assert stats_on["kl"] > 0 and stats_on["candidates"] == stats0["candidates"]  # extras are not InfoNCE's
+    assert float(on) == pytest.approx(float(loss0) + 2.0 * stats_on["kl"], rel=1e-3, abs=1e-3)
+
+
+class _CountingHost:
+    """A host whose one reranker (``first``) returns the first-stage scores and counts its lists."""
+
+    def __init__(self) -> None:
+        self.lists = 0
+
+    def shared_rerankers(self):
+        return contextlib.nullcontext()
+
+    def reranker(self, spec):
+        if spec != "first":
+            raise ViewrankError(f"unknown reranker {spec!r}")
+        host = self
+
+        class First:
+            def rerank(self, query, candidates):
+                host.lists += 1
+                return RankedList.from_scores(query.qid, candidates, [c.score for c in candidates])
+
+        return First()
+
+
+def test_teacher_cache_is_reused_only_for_the_same_specs_pools_and_queries(tmp_path):
+    corpus = {f"d{i}": Document(f"d{i}", "", f"document {i}") for i in range(6)}
+    queries = {"q1": "first query", "q2": "second query"}
+    pools = {"q1": [("d0", 3.0), ("d1", 2.0), ("d2", 1.0)], "q2": [("d3", 5.0), ("d4", 1.0)]}
+    cache = tmp_path / "t.json"
+    host = _CountingHost()
+    stats: dict = {}
+    first = teacher_scores(host, ["first"], queries, pools, corpus, cache=cache, stats=stats, progress=False)
+    assert host.lists == 2 and stats == {"cached": False, "scored_lists": 2}
+    assert first["q1"] == {"d0": 1.0, "d1": 0.5, "d2": 0.0}      # min-max per pool
+    again = teacher_scores(host, ["first"], queries, pools, corpus, cache=cache, stats=stats, progress=False)
+    assert again == first and host.lists == 2 and stats["cached"]
+    variants = [
+        ({**pools, "q1": [("d5", 3.0), ("d1", 2.0), ("d2", 1.0)]}, queries),   # another document, same length
+        ({**pools, "q1": [("d0", 3.0), ("d1", 2.5), ("d2", 1.0)]}, queries),   # another first-stage score
+        (pools, {**queries, "q2": "another text"}),                            # another query text
+    ]
+    for i, (p, q) in enumerate(variants, 1):
+        teacher_scores(host, ["first"], q, p, corpus, cache=cache, stats=stats, progress=False)
+        assert not stats["cached"] and host.lists == 2 + 2 * i
+    teacher_scores(host, ["first", "first"], queries, pools, corpus, cache=cache, stats=stats, progress=False)
+    assert not stats["cached"] and host.lists == 2 * 4 + 4      # another spec list: an ensemble of two
+    cache.write_text("{not json")
+    assert teacher_scores(host, ["first"], queries, pools, corpus, cache=cache, progress=False) == first
+    with pytest.raises(ViewrankError, match="--teacher nosuch"):
+        teacher_scores(host, ["nosuch"], queries, pools, corpus, cache=tmp_path / "other.json", progress=False)
+
+
+def _write_mined(out, depth: int) -> None:
+    """The trainer's BM25 cache for the tiny dataset (every document, in DOCS order), so no
+    search engine starts: what `viewrank train embedder` reads before it would start Pyserini."""
+    from .conftest import DOCS, QUERIES
+
+    judged = {q: d for q, _, d in QUERIES}
+    ids = [d for d, _, _ in DOCS]
+    hits = {q: [d for d in ids if d != judged[q]][:depth] for q, _, _ in QUERIES}
+    scores = {q: {d: 10.0 - i for i, d in enumerate(ids)} for q, _, _ in QUERIES}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / f".{out.name}.mined.json").write_text(json.dumps({"depth": depth, "hits": hits, "scores": scores}))
+
+
+def test_cli_distils_a_teacher_and_shares_its_cache(tiny_bert, emb_dataset, tmp_path):
+    cache = tmp_path / "shared" / "teacher.json"
+    common = ["train", "embedder", "--model", str(tiny_bert), "--dataset", str(emb_dataset), "--batch-size", "2",
+              "--steps", "3", "--time-budget-min", "0", "--val-queries", "0", "--evals", "0", "--max-length", "32",
+              "--threads", "1", "--neg-depth", "5", "--teacher", "none", "--distill-group", "2"]
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out in (a, b):
+        _write_mined(out, 5)
+    _write_mined(c, 4)
+    assert main(common + ["--output", str(a)]) == 0           # default cache: OUTPUT/teacher_scores.json
+    rec = json.loads((a / "viewrank_embedder_train.json").read_text())
+    assert (a / "config.json").is_file() and (a / "teacher_scores.json").is_file()
+    assert rec["teacher"] == ["none"] and rec["teacher_cached"] is False and rec["teacher_seconds"] >= 0
+    assert rec["distill_weight"] == 1.0 and rec["teacher_temperature"] == 0.1 and rec["distill_group"] == 2
+    assert rec["teacher_queries"] == 2 and rec["teacher_candidates"] == 12   # 2 train queries x (5 mined + 1 judged)
+    assert all(h["kl"] >= 0 for h in rec["history"]) and len(rec["history"]) == 3
+    scores = json.loads((a / "teacher_scores.json").read_text())["scores"]
+    # q1's pool: its judged d1 (BM25 score 10) and the mined d2..d6 (9..5), min-max scaled
+    assert scores["q1"] == pytest.approx({"d1": 1.0, "d2": 0.8, "d3": 0.6, "d4": 0.4, "d5": 0.2, "d6": 0.0})
+    assert main(common + ["--output", str(b), "--teacher-cache", str(cache)]) == 0
+    stamp = cache.stat().st_mtime_ns
+    assert main(common + ["--output", str(b), "--teacher-cache", str(cache), "--seed", "1"]) == 0
+    rec_b = json.loads((b / "viewrank_embedder_train.json").read_text())
+    assert rec_b["teacher_cached"] is True and cache.stat().st_mtime_ns == stamp   # read, not rescored
+    assert main(common[:-6] + ["--neg-depth", "4", "--teacher", "none", "--distill-group", "2", "--output", str(c),
+                               "--teacher-cache", str(cache)]) == 0
+    rec_c = json.loads((c / "viewrank_embedder_train.json").read_text())
+    assert rec_c["teacher_cached"] is False and rec_c["teacher_candidates"] == 10   # another pool: scored again
+    assert json.loads(cache.read_text())["key"]["pools"] == [["q1", 5], ["q2", 5]]
+
+
+def test_cli_names_an_unknown_teacher_spec_with_exit_2(tiny_bert, emb_dataset, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["train", "embedder", "--model", str(tiny_bert), "--dataset", str(emb_dataset), "--output", str(out),
+                 "--teacher", "none", "--teacher", "nosuch:models/x"]) == 2
+    err = capsys.readouterr().err
+    assert "--teacher nosuch:models/x" in err and "unknown reranker 'nosuch'" in err
+    assert not out.exists() and not (tmp_path / ".o.mined.json").exists()   # failed before any work
