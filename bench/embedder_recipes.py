@@ -40,6 +40,7 @@ RECIPES = [  # name, extra options of `viewrank train embedder`
     ("+matryoshka", ["--matryoshka"]),
     ("+pretrain-bfs", ["--pretrain", "bfs", "--pretrain-steps", "20"]),
     ("+no-fn-filter", ["--fn-margin", "0"]),
+    ("+distill-mvp", ["--teacher", "mvp:models/mvp-minilm", "--teacher-cache", "models/teacher-cache/scifact-mvp.json"]),
 ]
 MERGE = ("merge(contrastive,+pretrain-ict)", ["contrastive", "+pretrain-ict"])
 
