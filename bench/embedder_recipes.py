@@ -112,12 +112,13 @@ def main() -> int:
     ap.add_argument("--eval-until", default="19:19", help="UTC HH:MM after which no evaluation starts")
     ap.add_argument("--only", default="", help="comma-separated recipe names")
     ap.add_argument("--table", action="store_true", help="print the markdown table of the saved JSON and exit")
+    ap.add_argument("--reuse", action="store_true", help="a recipe whose model folder holds its training record is not trained again")
     ap.add_argument("--json", type=Path, default=OUT, help="results file (one per budget)")
     ap.add_argument("--models", type=Path, default=MODELS, help="folder the recipes' models go to")
     ap.add_argument("--common", default="--negatives bm25 --hard-negatives 1 --val-queries 40 --evals 0 --max-length 128",
                     help="options every recipe gets (the 30-minute runs keep the trainer's checkpoint selection)")
     args = ap.parse_args()
-    out_json, models = args.json, args.models
+    out_json, models = args.json.resolve(), args.models.resolve()
     if args.table:
         print(table(json.loads(out_json.read_text())))
         return 0
@@ -148,7 +149,11 @@ def main() -> int:
                "--batch-size", str(args.batch_size), *result["setup"]["common"], "--seed", "0", *extra]
         load0 = os.getloadavg()
         t = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        reused = args.reuse and (out / "viewrank_embedder_train.json").is_file()
+        if reused:  # the wall time below is then the record's training seconds
+            proc = subprocess.CompletedProcess(cmd, 0, "reused", "")
+        else:
+            proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         row = {"options": extra, "command": " ".join(cmd[1:]), "train_wall_seconds": round(time.monotonic() - t, 1),
                "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()]}
         if proc.returncode:
@@ -157,6 +162,8 @@ def main() -> int:
             rec = json.loads((out / "viewrank_embedder_train.json").read_text())
             row.update(status="trained", model=str(out.relative_to(ROOT)), steps=rec["steps_run"],
                        step_seconds=rec["step_seconds"], train_seconds=rec["seconds"])
+            if reused:
+                row.update(train_wall_seconds=None, reused_model=True)
         rows[name] = row
         print(name, row.get("status"), row.get("steps"), flush=True)
         save()
