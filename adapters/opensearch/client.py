@@ -23,11 +23,17 @@ TEXT_FIELD = "contents"
 
 
 def connect(url: str, timeout: int = 120):
-    """An opensearch-py client; a clear error when no node answers at ``url``."""
+    """An opensearch-py client; a clear error when no node answers at ``url``.
+
+    ``url`` may list several nodes of one cluster, comma-separated (what ``viewrank opensearch up
+    --nodes N`` records): a request to a node that is down is retried on the next one."""
     from opensearchpy import OpenSearch
     from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
-    client = OpenSearch(url, timeout=timeout)
+    hosts = [u.strip() for u in url.split(",") if u.strip()]
+    if not hosts:
+        raise ViewrankError(f"no OpenSearch URL in {url!r}")
+    client = OpenSearch(hosts, timeout=timeout, max_retries=max(3, len(hosts)), retry_on_timeout=len(hosts) > 1)
     try:
         client.info()
     except OSConnectionError:
@@ -198,7 +204,8 @@ def check_model_deployed(client, model_id: str) -> None:
     except NotFoundError:
         raise ViewrankError(f"model {model_id} does not exist on this node: run `viewrank opensearch setup`") from None
     state = model.get("model_state")
-    if state != "DEPLOYED":
+    # PARTIALLY_DEPLOYED: a cluster node that held it is down; the others answer
+    if state not in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
         raise ViewrankError(f"model {model_id} is {state or 'not deployed'}: deploy it "
                             f"(POST {ML}/models/{model_id}/_deploy) or run `viewrank opensearch setup`")
 
@@ -258,21 +265,54 @@ def vector_mapping(dim: int, data_type: str = "float", mode: str = "in_memory", 
 
 def create_index(client, name: str, dim: int, pipeline: str | None, data_type: str = "float",
                  replace: bool = False, mode: str = "in_memory", compression: str | None = None,
-                 extra_fields: dict | None = None) -> None:
+                 extra_fields: dict | None = None, shards: int | None = None, replicas: int | None = None) -> None:
     """A k-NN index (Lucene HNSW, cosine) whose default ingest pipeline embeds ``contents``;
-    ``mode``/``compression`` as :func:`vector_mapping` (checked before anything is sent)."""
+    ``mode``/``compression`` as :func:`vector_mapping` (checked before anything is sent).
+
+    ``shards``/``replicas`` default to the cluster: one shard and no replica on a single node; on a
+    cluster one shard per data node (at most 3) and one replica, so losing a node loses nothing."""
     vector = vector_mapping(dim, data_type, mode, compression)
     if client.indices.exists(index=name):
         if not replace:
             return
         client.indices.delete(index=name)
-    settings: dict[str, Any] = {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}}
+    data_nodes = int(client.cluster.health()["number_of_data_nodes"])
+    shards = shards if shards is not None else min(max(data_nodes, 1), 3)
+    replicas = replicas if replicas is not None else (1 if data_nodes > 1 else 0)
+    if shards < 1 or replicas < 0:
+        raise ViewrankError(f"an index needs >= 1 shard and >= 0 replicas (got --shards {shards} --replicas {replicas})")
+    settings: dict[str, Any] = {"index": {"knn": True, "number_of_shards": shards, "number_of_replicas": replicas}}
     if pipeline:
         settings["index"]["default_pipeline"] = pipeline
     client.indices.create(index=name, body={"settings": settings, "mappings": {"properties": {
         "docid": {"type": "keyword"}, "title": {"type": "text"}, TEXT_FIELD: {"type": "text"}, VECTOR_FIELD: vector,
         **(extra_fields or {}),
     }}})
+    # writes and searches start once every primary and replica is assigned
+    wait_health(client, "green" if replicas < data_nodes else "yellow", index=name, within=120.0)
+
+
+def wait_health(client, status: str, index: str | None = None, nodes: int | None = None, within: float = 300.0) -> dict:
+    """Block until the cluster (or ``index``) is at least ``status`` with ``nodes`` nodes; a clear
+    error after ``within`` seconds. (opensearch-py takes a ``timeout`` parameter as its own request
+    timeout, so the server-side wait is its default 30 s, repeated.)"""
+    params = {"wait_for_status": status, **({"wait_for_nodes": str(nodes)} if nodes else {})}
+    path = f"/_cluster/health/{index}" if index else "/_cluster/health"
+    deadline = time.monotonic() + within
+    from opensearchpy.exceptions import TransportError
+
+    while True:
+        try:
+            health = client.transport.perform_request("GET", path, params=params)
+        except TransportError as exc:  # 408: not there yet (the body is the health)
+            if exc.status_code != 408:
+                raise
+            health = {"timed_out": True, **(exc.info if isinstance(exc.info, dict) else {})}
+        if not health.get("timed_out"):
+            return health
+        if time.monotonic() > deadline:
+            raise ViewrankError(f"OpenSearch {index or 'cluster'} did not reach {status}"
+                                f"{f' with {nodes} nodes' if nodes else ''} within {within:.0f} s: {health}")
 
 
 @dataclass
@@ -284,6 +324,16 @@ class IngestReport:
 
 
 TRANSIENT = {429, 500, 502, 503, 504}
+# ml-commons answers 400 illegal_argument_exception "Model not ready yet" while a model is being
+# (re)deployed on a node that just joined or rejoined the cluster: it passes once the deploy
+# completes (seen on a 3-node cluster after a node restart), so it is retried like a 503.
+MODEL_NOT_READY = "Model not ready yet"
+
+
+def transient(status: Any, reason: Any = "") -> bool:
+    """Whether a failed request or bulk item is worth retrying: no answer at all (a node down),
+    429/5xx, or a model that is still deploying."""
+    return status is None or status == "N/A" or status in TRANSIENT or (status == 400 and MODEL_NOT_READY in str(reason))
 
 
 def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, max_retries: int = 4,
@@ -310,9 +360,9 @@ def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, m
                 resp = client.bulk(body=body, refresh=False)
             except (OSConnectionError, TransportError) as exc:
                 status = getattr(exc, "status_code", None)
-                if attempt < max_retries and (status is None or status in TRANSIENT or status == "N/A"):
+                if attempt < max_retries and transient(status, getattr(exc, "info", "")):
                     report.retries += 1
-                    time.sleep(0.5 * 2 ** attempt)
+                    time.sleep(min(0.5 * 2 ** attempt, 10.0))
                     continue
                 for d in pending:
                     report.failed[d.docid] = f"bulk request failed: {exc}"
@@ -322,7 +372,7 @@ def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, m
                 result = item["index"]
                 if result.get("status", 500) < 300:
                     report.indexed += 1
-                elif result["status"] in TRANSIENT and attempt < max_retries:
+                elif attempt < max_retries and transient(result["status"], result.get("error", {}).get("reason", "")):
                     retry.append(d)
                 else:
                     err = result.get("error", {})
@@ -332,7 +382,7 @@ def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, m
                 return
             report.retries += 1
             pending = retry
-            time.sleep(0.5 * 2 ** attempt)
+            time.sleep(min(0.5 * 2 ** attempt, 10.0))
 
     for doc in docs:
         batch.append(doc)
@@ -345,6 +395,26 @@ def bulk_ingest(client, index: str, docs: Iterable[Any], batch_size: int = 32, m
     client.indices.refresh(index=index)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def stored_vectors(client, index: str, page: int = 1000) -> dict[str, list[float]]:
+    """Every document's stored vector, ``{_id: vector}``, read page by page in ``_id`` order of the
+    ``docid`` field (search_after), for checks that an index holds exactly what was written."""
+    out: dict[str, list[float]] = {}
+    after = None
+    while True:
+        body: dict[str, Any] = {"size": page, "_source": [VECTOR_FIELD], "sort": [{"docid": "asc"}],
+                                "query": {"match_all": {}}}
+        if after is not None:
+            body["search_after"] = after
+        hits = client.search(index=index, body=body, params=NO_PARTIAL)["hits"]["hits"]
+        for hit in hits:
+            if hit["_id"] in out:
+                raise ViewrankError(f"index {index}: document {hit['_id']} was returned twice")
+            out[hit["_id"]] = hit["_source"].get(VECTOR_FIELD)
+        if len(hits) < page:
+            return out
+        after = hits[-1]["sort"]
 
 
 COMBINATIONS = ("minmax", "rrf")
@@ -430,10 +500,31 @@ def search_body(mode: str, query: str, k: int, model_id: str | None = None, rera
     return {"size": k, "_source": source, **q}
 
 
+# A shard copy that fails mid-search (a node dying) fails the whole search, a retriable error,
+# instead of answering from the other shards: a partial hit list would be a wrong ranking.
+NO_PARTIAL = {"allow_partial_search_results": "false"}
+
+
+def with_retries(call, attempts: int = 3, wait: float = 0.5):
+    """``call()``, retried after a transient failure (see :func:`transient`) with backoff; the last
+    failure is raised as it came."""
+    from opensearchpy.exceptions import ConnectionError as OSConnectionError
+    from opensearchpy.exceptions import TransportError
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except (OSConnectionError, TransportError) as exc:
+            if attempt == attempts - 1 or not transient(getattr(exc, "status_code", None), getattr(exc, "info", "")):
+                raise
+            time.sleep(wait * 2 ** attempt)
+
+
 def search(client, index: str, mode: str, query: str, k: int, model_id: str | None = None,
            pipeline: str | None = None, rerank_field: str | None = None) -> list[tuple[str, float]]:
     params = {"search_pipeline": pipeline} if pipeline else {}
-    resp = client.search(index=index, body=search_body(mode, query, k, model_id, rerank_field), params=params)
+    resp = with_retries(lambda: client.search(index=index, body=search_body(mode, query, k, model_id, rerank_field),
+                                              params={**params, **NO_PARTIAL}))
     return [(hit["_id"], float(hit["_score"])) for hit in resp["hits"]["hits"]]
 
 
@@ -450,5 +541,5 @@ def knn_body(vector: Sequence[float], k: int, rescore: bool | float | None = Non
 
 def knn_search(client, index: str, vector: Sequence[float], k: int,
                rescore: bool | float | None = None) -> list[tuple[str, float]]:
-    resp = client.search(index=index, body=knn_body(vector, k, rescore))
+    resp = client.search(index=index, body=knn_body(vector, k, rescore), params=NO_PARTIAL)
     return [(hit["_id"], float(hit["_score"])) for hit in resp["hits"]["hits"]]

@@ -18,8 +18,10 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     ops = p.add_subparsers(dest="op", metavar="OP", required=True)
     up = ops.add_parser("up", help="assemble (first time, from Maven Central) and start a node on 127.0.0.1")
     up.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
-    up.add_argument("--heap", default="1g")
-    ops.add_parser("down", help="stop the node")
+    up.add_argument("--heap", default="1g", help="JVM heap of each node")
+    up.add_argument("--nodes", type=int, default=1,
+                    help="1: one node; 2-9: a local cluster on loopback ports (own data paths; indexes get 1 replica)")
+    ops.add_parser("down", help="stop every node viewrank started (a cluster's too, and any a crashed run left)")
     st = ops.add_parser("setup", help="models (on viewrank serve or inside the node), pipelines and the k-NN index")
     st.add_argument("--serve-url", default=None,
                     help="where `viewrank serve --embedder .. --reranker ..` listens (for each model not given as an export)")
@@ -46,6 +48,10 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
                     help="keep the BM25 score as previous_score in the hits' _source (with --rerank-field)")
     st.add_argument("--vector-mode", choices=["in_memory", "on_disk"], default="in_memory",
                     help="k-NN workload mode of the vector field (on_disk: quantised graph, full vectors rescored)")
+    st.add_argument("--shards", type=int, default=None, metavar="N",
+                    help="primary shards of the index (default: 1 on one node, one per node up to 3 on a cluster)")
+    st.add_argument("--replicas", type=int, default=None, metavar="N",
+                    help="replicas of each shard (default: 0 on one node, 1 on a cluster)")
     st.add_argument("--compression", default=None, metavar="LEVEL",
                     help="on_disk compression level; this node's Lucene engine takes 4x (32x binary quantisation "
                          "needs faiss natives the Maven k-NN zip lacks: refused with a clear error)")
@@ -96,11 +102,24 @@ def run(args: argparse.Namespace, context: Context) -> int:
     from viewrank.adapters.opensearch import node, workflow
 
     if args.op == "up":
+        if args.nodes != 1:
+            from viewrank.adapters.opensearch import cluster
+
+            if args.port is not None:
+                raise ViewrankError("--port names one node's port; a cluster's nodes take free loopback ports")
+            cs = cluster.up(nodes=args.nodes, heap=args.heap)
+            print(f"OpenSearch {node.VERSION}: a {len(cs.nodes)}-node cluster is up at {cs.url} "
+                  f"(pids {', '.join(str(n.pid) for n in cs.nodes)}, user {cs.user or 'current'})")
+            return 0
         state = node.up(port=args.port, heap=args.heap)
         print(f"OpenSearch {node.VERSION} is up at {state.url} (pid {state.pid}, user {state.user or 'current'})")
         return 0
     if args.op == "down":
-        print("stopped" if node.down() else "no node was running")
+        from viewrank.adapters.opensearch import cluster
+
+        stopped = node.down()
+        cluster.ClusterState.path(node.cache_root()).unlink(missing_ok=True)
+        print(f"stopped {stopped} OpenSearch node{'s' if stopped != 1 else ''}" if stopped else "no node was running")
         return 0
     if args.op == "setup":
         s = workflow.setup(args.url, args.serve_url, args.index, args.token, args.data_type, replace=args.replace,
@@ -108,7 +127,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
                            combination=args.combination, rank_constant=args.rank_constant,
                            rerank_field=args.rerank_field, remove_rerank_field=args.remove_rerank_field,
                            keep_previous_score=args.keep_previous_score, vector_mode=args.vector_mode,
-                           compression=args.compression)
+                           compression=args.compression, shards=args.shards, replicas=args.replicas)
         print(json.dumps(asdict(s), indent=2))
         return 0
     if args.op == "register-local":

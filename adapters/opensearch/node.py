@@ -294,22 +294,10 @@ def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait
         "plugins.ml_commons.native_memory_threshold: 100\n"
     )
     pidfile = root / "opensearch.pid"
-    pidfile.unlink(missing_ok=True)
     user = node_user()
     if user:
         _chown(root, user)
-    jhome = java_home()
-    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(jhome), "JAVA_HOME": str(jhome),
-           "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap} -Dai.djl.offline=true", "PYTORCH_VERSION": DJL_TORCH[2]}
-    cmd = [str(dist / "bin" / "opensearch"), "-d", "-p", str(pidfile)]
-    if user:
-        cmd = ["runuser", "-u", user, "--", *cmd]
-    # The daemon keeps its stdout/stderr open: send them to a file, never to our pipes.
-    with open(logs / "startup.out", "wb") as out:
-        code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
-    if code != 0:
-        text = (logs / "startup.out").read_text(errors="replace").strip().splitlines()[-15:]
-        raise ViewrankError(f"starting OpenSearch failed (exit {code}):\n" + "\n".join(text))
+    launch(dist, dist / "config", pidfile, logs, heap, user)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + wait
     log = logs / "viewrank.log"
@@ -327,6 +315,24 @@ def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait
     raise ViewrankError(f"OpenSearch did not become healthy on {url} within {wait:.0f} s; log {log}:\n{tail}")
 
 
+def launch(dist: Path, conf: Path, pidfile: Path, logs: Path, heap: str, user: str | None) -> None:
+    """Start one node of ``dist`` as a daemon with its config folder ``conf`` (``OPENSEARCH_PATH_CONF``:
+    every node of a cluster has its own), writing its pid to ``pidfile``; errors name the log."""
+    pidfile.unlink(missing_ok=True)
+    jhome = java_home()
+    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(jhome), "JAVA_HOME": str(jhome), "OPENSEARCH_PATH_CONF": str(conf),
+           "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap} -Dai.djl.offline=true", "PYTORCH_VERSION": DJL_TORCH[2]}
+    cmd = [str(dist / "bin" / "opensearch"), "-d", "-p", str(pidfile)]
+    if user:
+        cmd = ["runuser", "-u", user, "--", *cmd]
+    # The daemon keeps its stdout/stderr open: send them to a file, never to our pipes.
+    with open(logs / "startup.out", "wb") as out:
+        code = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        text = (logs / "startup.out").read_text(errors="replace").strip().splitlines()[-15:]
+        raise ViewrankError(f"starting OpenSearch failed (exit {code}); {logs / 'startup.out'}:\n" + "\n".join(text))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -335,27 +341,48 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def down(root: Path | None = None, wait: float = 60.0) -> bool:
-    """Stop the node; True when one was running."""
-    root = root or cache_root()
-    state = NodeState.load(root)
-    if state is None:
-        return False
-    stopped = False
-    if state.pid > 0:
+def our_nodes(dist: Path, conf_under: Path | None = None) -> list[int]:
+    """Pids of the running OpenSearch JVMs launched from ``dist`` (the distribution viewrank
+    assembled), found by their command line, so a node whose state file a crashed run never wrote
+    is found too, and a pid reused by another process is never taken for a node. ``conf_under``:
+    only nodes whose config folder lies under it (one cluster's nodes)."""
+    home = f"-Dopensearch.path.home={dist}".encode()
+    conf = f"-Dopensearch.path.conf={conf_under}".encode() if conf_under else None
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            os.kill(state.pid, signal.SIGTERM)
-            stopped = True
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if home in args and (conf is None or any(a.startswith(conf) for a in args)):
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def stop(pids: list[int], wait: float = 60.0) -> None:
+    """SIGTERM each pid, then SIGKILL what is still alive after ``wait`` seconds."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.kill(state.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.5)
-        else:
-            os.kill(state.pid, signal.SIGKILL)
-    (root / "state.json").unlink(missing_ok=True)
-    return stopped
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.5)
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def down(root: Path | None = None, wait: float = 60.0, conf_under: Path | None = None) -> int:
+    """Stop every node viewrank started from this cache (the single node, a cluster's nodes, and
+    any left behind by a crashed run); the number stopped. ``conf_under`` narrows it to the
+    nodes whose config lies there (see :func:`our_nodes`)."""
+    root = root or cache_root()
+    pids = our_nodes(root / "dist", conf_under)
+    stop(pids, wait)
+    if conf_under is None or conf_under == root / "dist" / "config":
+        (root / "state.json").unlink(missing_ok=True)
+    return len(pids)

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from viewrank.adapters.opensearch import client as C
+from viewrank.adapters.opensearch.cluster import ClusterState
 from viewrank.adapters.opensearch.node import NodeState, cache_root
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
@@ -58,12 +59,17 @@ class Setup:
 
 
 def node_url(url: str | None) -> str:
+    """``url`` if given, else the node or cluster ``viewrank opensearch up`` started last (a
+    cluster as all its nodes' URLs, comma-separated, so requests fail over)."""
     if url:
         return url
-    state = NodeState.load(cache_root())
-    if state is None:
+    root = cache_root()
+    single, cluster = NodeState.load(root), ClusterState.load(root)
+    if cluster is not None and (single is None or ClusterState.path(root).stat().st_mtime >= (root / "state.json").stat().st_mtime):
+        return cluster.url
+    if single is None:
         raise ViewrankError("no OpenSearch node is known: run `viewrank opensearch up` or pass --url")
-    return state.url
+    return single.url
 
 
 def serve_health(serve_url: str, token: str | None, needs: tuple[str, ...]) -> dict:
@@ -97,7 +103,7 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
           embedder_export: str | None = None, reranker_export: str | None = None, combination: str = "minmax",
           rank_constant: int | None = None, rerank_field: str | None = None, remove_rerank_field: bool = False,
           keep_previous_score: bool = False, vector_mode: str = "in_memory",
-          compression: str | None = None) -> Setup:
+          compression: str | None = None, shards: int | None = None, replicas: int | None = None) -> Setup:
     """Models, ingest pipeline, k-NN index and search pipelines.
 
     Each model runs inside the node when its export is given (``embedder_export``: a TEXT_EMBEDDING
@@ -108,8 +114,11 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
 
     ``combination`` picks the hybrid pipeline's fusion (``minmax`` weighted by ``weights``, or
     ``rrf`` with ``rank_constant``); ``rerank_field`` adds a ``by_field`` rerank pipeline (mode
-    ``field``); ``vector_mode``/``compression`` the k-NN field's disk mode.
+    ``field``); ``vector_mode``/``compression`` the k-NN field's disk mode; ``shards``/``replicas``
+    the index's (default: by cluster size, see :func:`client.create_index`).
     """
+    if (shards is not None and shards < 1) or (replicas is not None and replicas < 0):
+        raise ViewrankError(f"--shards must be >= 1 and --replicas >= 0 (got {shards}, {replicas})")
     needs = tuple(role for role, export in (("embedder", embedder_export), ("reranker", reranker_export)) if not export)
     if needs and not serve_url:
         flags = " and ".join(f"--{n}-export DIR" for n in needs)
@@ -144,7 +153,7 @@ def setup(url: str | None, serve_url: str | None, index: str, token: str | None 
     names = {k: f"viewrank-{k}-{index}" for k in ("ingest", "hybrid", "rerank", "field")}
     C.create_ingest_pipeline(client, names["ingest"], emb)
     C.create_index(client, index, dim, names["ingest"], data_type=data_type, replace=replace, mode=vector_mode,
-                   compression=compression)
+                   compression=compression, shards=shards, replicas=replicas)
     client.indices.put_settings(index=index, body={"index": {"default_pipeline": names["ingest"]}})
     C.create_hybrid_pipeline(client, names["hybrid"], weights, combination, rank_constant)
     C.create_rerank_pipeline(client, names["rerank"], rr)
