@@ -96,7 +96,7 @@ def main() -> int:
     from viewrank.exporters.ml_commons import ZIP_NAME
 
     if not (args.export / ZIP_NAME).is_file():
-        subprocess.run([sys.executable, "-m", "viewrank", "export", "onnx", "dense", "--out", str(args.export),
+        subprocess.run([sys.executable, "-m", "viewrank", "export", "onnx", "dense", "--output", str(args.export),
                         "--ml-commons"], check=True, cwd=ROOT)
     ds = BeirDataset(args.dataset)
     docs = list(ds.iter_corpus())[: args.limit_docs] if args.limit_docs else list(ds.iter_corpus())
