@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,19 +74,10 @@ class ClusterState:
         return cls(nodes=[ClusterNode(**n) for n in data.pop("nodes")], **data)
 
 
-def cluster_health(url: str, timeout: float = 2.0) -> dict | None:
-    """``_cluster/health`` of the node at ``url`` (one URL), or None when it does not answer."""
-    try:
-        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except Exception:
-        return None
-
-
 def _formed(state: ClusterState, size: int, among: list[ClusterNode] | None = None) -> bool:
     """True when a node of ``among`` (default: all) sees a cluster of ``size`` nodes, yellow or green."""
     for node in among or state.nodes:
-        h = cluster_health(node.url)
+        h = N.cluster_health(node.url)
         if h and h.get("number_of_nodes") == size and h.get("status") in ("green", "yellow"):
             return True
     return False
@@ -177,7 +167,7 @@ def up(nodes: int = 3, root: Path | None = None, heap: str = "1g", wait: float =
     return state
 
 
-def kill(state: ClusterState, index: int, root: Path | None = None) -> int:
+def kill(state: ClusterState, index: int) -> int:
     """SIGKILL node ``index`` (a crash: no shutdown hooks run); returns its pid."""
     node = state.nodes[index]
     pid = _read_pid(node)

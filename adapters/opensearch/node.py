@@ -260,14 +260,20 @@ def _chown(path: Path, user: str) -> None:
     _run(["chown", "-R", f"{user}:", str(path)], f"giving {path} to {user}")
 
 
-def health(url: str, timeout: float = 2.0) -> str | None:
+def cluster_health(url: str, timeout: float = 2.0) -> dict | None:
+    """``_cluster/health`` of the node at ``url`` (one URL), or None when it does not answer."""
     import urllib.request
 
     try:
         with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
-            return json.loads(resp.read()).get("status")
+            return json.loads(resp.read())
     except Exception:
         return None
+
+
+def health(url: str, timeout: float = 2.0) -> str | None:
+    """The cluster status ("green", "yellow", "red") the node at ``url`` reports, or None."""
+    return (cluster_health(url, timeout) or {}).get("status")
 
 
 def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait: float = 180.0) -> NodeState:
