@@ -8,6 +8,7 @@ that run inside the node); either way the node runs exactly the models the Pytho
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any, Iterable, Sequence
 from tqdm.auto import tqdm
 
 from viewrank.errors import ViewrankError
+
+log = logging.getLogger("viewrank.opensearch")
 
 ML = "/_plugins/_ml"
 VECTOR_FIELD = "vec"
@@ -67,6 +70,29 @@ def _wait_task(client, task_id: str, what: str, timeout: float = 300.0) -> dict:
     raise ViewrankError(f"{what} did not finish within {timeout:.0f} s (task {task_id})")
 
 
+BREAKER_OPEN = "Circuit Breaker is open"
+
+
+def deploy_model(client, model_id: str, what: str, timeout: float = 300.0) -> None:
+    """Deploy a registered model and wait for it. ml-commons refuses a deploy while one of its
+    breakers is open (JVM heap use above ``plugins.ml_commons.jvm_heap_memory_threshold``, 85% by
+    default, counts garbage not yet collected, so it trips on a small heap and recovers by itself);
+    such a refusal is retried with backoff until ``timeout``, any other failure is raised."""
+    deadline = time.monotonic() + timeout
+    pause = 2.0
+    while True:
+        deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
+        try:
+            _wait_task(client, deployed["task_id"], what, max(1.0, deadline - time.monotonic()))
+            return
+        except ViewrankError as exc:
+            if BREAKER_OPEN not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s: an ml-commons memory breaker is open; deploying again in %.0f s", what, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+
 def connector_body(kind: str, endpoint: str, token: str | None = None) -> dict:
     """An ml-commons HTTP connector to ``viewrank serve`` at ``endpoint`` (``http://127.0.0.1:PORT``)."""
     headers = {"content-type": "application/json"}
@@ -98,8 +124,7 @@ def register_remote_model(client, kind: str, endpoint: str, token: str | None = 
     registered = client.transport.perform_request("POST", f"{ML}/models/_register", body=body)
     task = _wait_task(client, registered["task_id"], f"registering the {kind} model")
     model_id = task.get("model_id") or registered.get("model_id")
-    deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
-    _wait_task(client, deployed["task_id"], f"deploying the {kind} model {model_id}")
+    deploy_model(client, model_id, f"deploying the {kind} model {model_id}")
     return model_id
 
 
@@ -158,8 +183,7 @@ def register_local_model(client, export_dir: str | Path, name: str | None = None
     if known is not None:
         model_id = known["model_id"]
         if known["model_state"] != "DEPLOYED":
-            deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
-            _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
+            deploy_model(client, model_id, f"deploying {what} ({model_id})", timeout)
     else:
         data = zip_path.read_bytes()
         meta = client.transport.perform_request("POST", f"{ML}/models/_register_meta", body=body)
@@ -167,8 +191,7 @@ def register_local_model(client, export_dir: str | Path, name: str | None = None
         for i in tqdm(range(body["total_chunks"]), desc=f"uploading {zip_path.name}", unit="chunk", leave=False):
             client.transport.perform_request("POST", f"{ML}/models/{model_id}/upload_chunk/{i}",
                                              body=data[i * CHUNK:(i + 1) * CHUNK])
-        deployed = client.transport.perform_request("POST", f"{ML}/models/{model_id}/_deploy")
-        _wait_task(client, deployed["task_id"], f"deploying {what} ({model_id})", timeout)
+        deploy_model(client, model_id, f"deploying {what} ({model_id})", timeout)
     if replace:
         for old in same_name:
             if old["model_id"] != model_id and old["model_state"] in ("DEPLOYED", "PARTIALLY_DEPLOYED"):

@@ -90,9 +90,7 @@ def _config(node: ClusterNode, nodes: list[ClusterNode]) -> str:
             f"network.host: 127.0.0.1\nhttp.port: {node.port}\ntransport.port: {node.transport_port}\n"
             f"discovery.seed_hosts: [{seeds}]\ncluster.initial_cluster_manager_nodes: [{managers}]\n"
             f"path.data: {node.data}\npath.logs: {node.logs}\n"
-            "cluster.routing.allocation.disk.threshold_enabled: false\n"
-            "plugins.ml_commons.only_run_on_ml_node: false\n"
-            "plugins.ml_commons.native_memory_threshold: 100\n"
+            + N.LOCAL_SETTINGS +
             # a model deployed on every node is loaded again on a node that comes back
             "plugins.ml_commons.model_auto_redeploy.enable: true\n")
 

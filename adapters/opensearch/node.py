@@ -276,6 +276,17 @@ def health(url: str, timeout: float = 2.0) -> str | None:
     return (cluster_health(url, timeout) or {}).get("status")
 
 
+# settings every local node gets (one node or a cluster): no disk watermarks, models on any node,
+# and ml-commons' memory breakers off: they compare heap and system memory use (garbage not yet
+# collected included) with a threshold and refuse model deploys on a small heap or a busy machine
+LOCAL_SETTINGS = (
+    "cluster.routing.allocation.disk.threshold_enabled: false\n"
+    "plugins.ml_commons.only_run_on_ml_node: false\n"
+    "plugins.ml_commons.native_memory_threshold: 100\n"
+    "plugins.ml_commons.jvm_heap_memory_threshold: 100\n"
+)
+
+
 def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait: float = 180.0) -> NodeState:
     """Start the node (assembling it first if needed); reuse a node that is already running."""
     root = root or cache_root()
@@ -295,9 +306,7 @@ def up(port: int | None = None, root: Path | None = None, heap: str = "1g", wait
         f"network.host: 127.0.0.1\nhttp.port: {port}\ntransport.port: {free_port()}\n"
         "discovery.type: single-node\n"
         f"path.data: {data}\npath.logs: {logs}\n"
-        "cluster.routing.allocation.disk.threshold_enabled: false\n"
-        "plugins.ml_commons.only_run_on_ml_node: false\n"
-        "plugins.ml_commons.native_memory_threshold: 100\n"
+        + LOCAL_SETTINGS
     )
     pidfile = root / "opensearch.pid"
     user = node_user()

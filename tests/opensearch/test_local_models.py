@@ -219,3 +219,37 @@ def test_an_int8_bundle_deploys_and_runs_the_int8_graph(client, bundles, tmp_pat
     assert got.shape == (len(TEXTS), 24) and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
     assert 1e-6 < np.abs(got - fp32).max() < 0.05  # quantised: not the fp32 graph, and close to it
     assert np.abs(got - int8).max() < 0.05
+
+
+def test_a_deploy_refused_by_an_open_memory_breaker_is_retried_until_it_closes(client, bundles, caplog):
+    import threading
+    import time
+
+    # the breaker CI hit: ml-commons refuses deploys while JVM heap use is above its threshold
+    # (85% by default, garbage included); threshold 0 keeps it open until the test closes it
+    model_id = C.register_local_model(client, bundles["dense"][1], name="viewrank-breaker-test", replace=True)
+    C.undeploy_model(client, model_id)
+
+    def threshold(value):
+        client.cluster.put_settings(body={"transient": {"plugins.ml_commons.jvm_heap_memory_threshold": value}})
+
+    threshold(0)
+    closer = threading.Timer(6.0, threshold, args=(None,))
+    try:
+        closer.start()
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="viewrank.opensearch"):
+            C.deploy_model(client, model_id, "deploying the breaker test model", timeout=120)
+        assert time.monotonic() - started >= 5.0  # refused while the breaker was open
+        assert any("memory breaker is open" in r.getMessage() for r in caplog.records)
+        C.check_model_deployed(client, model_id)
+    finally:
+        closer.join()
+        threshold(None)
+    with pytest.raises(ViewrankError, match="Circuit Breaker is open"):  # a breaker that stays open is reported
+        threshold(0)
+        try:
+            C.undeploy_model(client, model_id)
+            C.deploy_model(client, model_id, "deploying the breaker test model", timeout=5)
+        finally:
+            threshold(None)
