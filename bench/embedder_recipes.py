@@ -88,6 +88,38 @@ def test_ndcg(model_dir: Path) -> dict:
             "eval_seconds": round(time.monotonic() - t, 1)}
 
 
+def binary_check(model_dir: Path, work: Path) -> dict:
+    """The issue's binary target for one model, through the user's commands: ``viewrank encode``
+    (float, and ``--codec binary`` with its defaults: ITQ thresholds, float vectors kept for
+    rescoring), then ``viewrank search`` dense, binary with the default rescoring of the top 100
+    and binary in Hamming order only. An index already in ``work`` is reused (same command)."""
+    exe = str(Path(sys.executable).with_name("viewrank"))
+    out: dict = {"commands": []}
+
+    def cli(*args: str) -> str:
+        out["commands"].append("viewrank " + " ".join(args))
+        return subprocess.run([exe, *args], cwd=ROOT, check=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True).stdout
+
+    for name, extra in (("float", []), ("binary", ["--codec", "binary"])):
+        args = ("encode", "--embedder", f"dense:{model_dir}", "--dataset", str(DATA), "--index", str(work / name),
+                "--force", *extra)
+        if (work / name / "viewrank_dense_index.json").is_file():
+            out["commands"].append("viewrank " + " ".join(args) + "  # index already there: reused")
+        else:
+            cli(*args)
+    for row, mode, extra in (("float", "dense", []), ("binary+rescore100", "binary", []),
+                             ("binary", "binary", ["--rescore-depth", "0"])):
+        text = cli("search", "--index", str(work / ("float" if mode == "dense" else "binary")), "--dataset", str(DATA),
+                   "--mode", mode, "--output", str(work / f"{row}.trec"), *extra)
+        lines = text.splitlines()
+        header = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["run", "nDCG@10"])
+        out[row] = float(lines[header + 1].split()[1])
+    out["binary+rescore100 / float"] = round(out["binary+rescore100"] / out["float"], 4)
+    out["binary / float"] = round(out["binary"] / out["float"], 4)
+    return out
+
+
 def table(result: dict) -> str:
     """The markdown table of docs/embedders.md from the JSON."""
     base = result["recipes"].get("contrastive", {}).get("ndcg@10")
@@ -117,10 +149,23 @@ def main() -> int:
     ap.add_argument("--models", type=Path, default=MODELS, help="folder the recipes' models go to")
     ap.add_argument("--common", default="--negatives bm25 --hard-negatives 1 --val-queries 40 --evals 0 --max-length 128",
                     help="options every recipe gets (the 30-minute runs keep the trainer's checkpoint selection)")
+    ap.add_argument("--binary", default="", metavar="RECIPE",
+                    help="only check a trained recipe's binary codes against its float index (target: >= 97%% with rescoring)")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "embedder-binary", help="indexes and runs of --binary")
     args = ap.parse_args()
     out_json, models = args.json.resolve(), args.models.resolve()
     if args.table:
         print(table(json.loads(out_json.read_text())))
+        return 0
+    if args.binary:
+        result = json.loads(out_json.read_text())
+        row = result["recipes"][args.binary]
+        row["binary_codes"] = {"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
+                               **binary_check(ROOT / row["model"], args.work.resolve())}
+        tmp = out_json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(out_json)
+        print(json.dumps(row["binary_codes"], indent=2))
         return 0
     only = set(filter(None, args.only.split(",")))
     recipes = [r for r in RECIPES if not only or r[0] in only]
