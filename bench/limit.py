@@ -81,8 +81,9 @@ def recall_table(run_path: Path, qrels: dict) -> dict:
             "MRR@10": round(mrr_at_k(run, qrels, 10), 4)}
 
 
-def fusion_sweep(first_stage: Path, reranked: Path, qrels: dict) -> dict:
-    """R@2 of (1-W)*minmax(bi-encoder) + W*minmax(BM25), exactly what fuse:W:bi-encoder computes."""
+def fusion_sweep(first_stage: Path, reranked: Path, qrels: dict, depth: int | None = None) -> dict:
+    """R@2 of (1-W)*minmax(reranker) + W*minmax(BM25) over BM25's top ``depth`` (all by default),
+    exactly what fuse:W:SPEC computes at that rerank depth."""
     from viewrank.metrics import recall_at_k
     from viewrank.plugins.first_stage import minmax
     from viewrank.runs import read_run
@@ -92,7 +93,8 @@ def fusion_sweep(first_stage: Path, reranked: Path, qrels: dict) -> dict:
     for w in [round(0.1 * i, 1) for i in range(11)]:
         run = {}
         for qid, docs in bm25.items():
-            ids = list(docs)
+            ids = sorted(docs, key=docs.get, reverse=True)[:depth]
+            docs = {d: docs[d] for d in ids}
             fused = (1 - w) * minmax([bi[qid][d] for d in ids]) + w * minmax([docs[d] for d in ids])
             run[qid] = {d: float(s) for d, s in zip(ids, fused)}
         out[str(w)] = {"R@2": round(recall_at_k(run, qrels, 2), 4), "R@10": round(recall_at_k(run, qrels, 10), 4)}
@@ -157,6 +159,33 @@ def run_eval(work: Path, seed: int, threads: int) -> dict:
     }
 
 
+def run_rerankers(work: Path, specs: list[str], depth: int, threads: int) -> dict:
+    """BM25 top 100 with its top ``depth`` reranked by each spec (``viewrank rerank --rerank-depth``)
+    on the small set ``run_eval`` made: does a reranker keep BM25's R@2? A spec whose run file is
+    already in ``work/runs-d{depth}`` is not run again (the command is recorded as reused)."""
+    from viewrank.adapters.pyserini.commands.rerank import run_file_name
+    from viewrank.datasets import load_qrels
+
+    data, index, runs = work / "limit-small", work / "index", work / f"runs-d{depth}"
+    if not (data / "qrels" / "test.tsv").is_file() or not index.is_dir():
+        raise SystemExit(f"{data} or {index} missing: run `python bench/limit.py --skip-free` first")
+    qrels = load_qrels(data / "qrels" / "test.tsv")
+    out: dict = {"rerank_depth": depth, "first_stage_depth": 100, "queries": len(qrels), "results": {},
+                 "commands": []}
+    for spec in specs:
+        args = ["rerank", "--index", str(index), "--dataset", str(data), "--hits", "100", "--rerank-depth",
+                str(depth), "--output-dir", str(runs), "--reranker", spec]
+        path = runs / run_file_name(spec)
+        if path.is_file():
+            out["commands"].append("viewrank " + " ".join(args) + "  # run file already there: reused")
+        else:
+            viewrank(*args, threads=threads, log=work / "commands-rerank.log")
+            out["commands"].append("viewrank " + " ".join(args))
+        out["results"][spec] = recall_table(path, qrels)
+        out.setdefault("fusion_sweep_R", {})[spec] = fusion_sweep(work / "runs" / "none.trec", path, qrels, depth)
+    return out
+
+
 def run_large_bm25(work: Path, seed: int, threads: int) -> dict:
     """The 50,000-document form with BM25 only (encoding 50,000 documents with MiniLM on a CPU
     takes most of an hour)."""
@@ -205,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--skip-free", action="store_true")
     ap.add_argument("--merge-from", default=None, help="add the sections of another results file and stop")
+    ap.add_argument("--rerank", action="append", default=[], metavar="SPEC",
+                    help="only rerank BM25's top --rerank-depth on the small set with SPEC (repeatable) and record R@2")
+    ap.add_argument("--rerank-depth", type=int, default=10)
     ap.add_argument("--output", default="bench/results/limit.json")
     args = ap.parse_args(argv)
 
@@ -220,6 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.rerank:
+        section = run_rerankers(work, args.rerank, args.rerank_depth, args.threads)
+        section["machine"] = machine("cpu")
+        results[f"small_rerank_depth{args.rerank_depth}"] = section
+        for spec, r in section["results"].items():
+            print(f"BM25 -> {spec} (top {args.rerank_depth}): R@2 {r['R@2']:.4f}, R@10 {r['R@10']:.4f}, "
+                  f"nDCG@10 {r['nDCG@10']:.4f}")
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        return 0
     if not args.skip_eval:
         print("LIMIT small: make, index, rerank, encode, search")
         section = run_eval(work, args.seed, args.threads)
