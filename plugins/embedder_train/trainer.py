@@ -69,7 +69,7 @@ class EmbedderTrainConfig:
     teacher_temperature: float = 0.1
     distill_group: int = 8       # pooled candidates per query added to its KL group
     pretrain_steps: int = 0
-    lr: float = 3e-5
+    lr: float = 1e-4
     warmup: float = 0.1
     max_length: int = 128
     time_budget_min: float = 0.0
