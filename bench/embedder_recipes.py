@@ -98,8 +98,10 @@ def binary_check(model_dir: Path, work: Path) -> dict:
 
     def cli(*args: str) -> str:
         out["commands"].append("viewrank " + " ".join(args))
-        return subprocess.run([exe, *args], cwd=ROOT, check=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True).stdout
+        proc = subprocess.run([exe, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode:
+            raise SystemExit(f"viewrank {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
+        return proc.stdout
 
     for name, extra in (("float", []), ("binary", ["--codec", "binary"])):
         args = ("encode", "--embedder", f"dense:{model_dir}", "--dataset", str(DATA), "--index", str(work / name),
