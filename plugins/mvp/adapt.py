@@ -22,28 +22,45 @@ from viewrank.text import sentences
 PSEUDO_SPLIT = "train"
 
 
-def pseudo_queries(ds: BeirDataset, count: int, seed: int, min_words: int = 6, max_words: int = 40) -> list[tuple[str, str]]:
-    """``count`` (sentence, docid) pairs: one sentence of ``min_words``..``max_words`` words from each
-    of ``count`` documents drawn with ``seed`` (documents without such a sentence are skipped)."""
+def pseudo_queries(ds: BeirDataset, count: int, seed: int, min_words: int = 6, max_words: int = 40,
+                   span: tuple[int, int] = (1, 1)) -> list[tuple[str, str]]:
+    """``count`` (pseudo-query, docid) pairs, one from each of ``count`` documents drawn with ``seed``.
+
+    A pseudo-query is a run of k consecutive sentences of its passage, k drawn from ``span``
+    (``(1, 1)``: one sentence; ``(1, 3)``: one to three, for users whose queries are paragraphs),
+    each sentence of ``min_words``..``max_words`` words. Where a passage has no run of k such
+    sentences, the longest shorter run of at least ``span[0]`` is taken; documents without one are
+    skipped."""
+    lo, hi = span
+    if not 1 <= lo <= hi:
+        raise ViewrankError(f"pseudo-query span {lo}-{hi}: expected 1 <= A <= B sentences")
     docs = sorted(ds.corpus.items())
     rng = random.Random(seed)
     rng.shuffle(docs)
     out: list[tuple[str, str]] = []
     for docid, doc in docs:
-        candidates = [s for s in sentences(doc.text) if min_words <= len(s.split()) <= max_words]
-        if candidates:
-            out.append((rng.choice(candidates), docid))
+        sents = sentences(doc.text)
+        ok = [min_words <= len(s.split()) <= max_words for s in sents]
+        want = rng.randint(lo, hi) if hi > lo else lo  # one-sentence draws stay as they always were
+        for k in range(want, lo - 1, -1):
+            starts = [i for i in range(len(sents) - k + 1) if all(ok[i:i + k])]
+            if starts:
+                i = rng.choice(starts)
+                out.append((" ".join(sents[i:i + k]), docid))
+                break
         if len(out) >= count:
             break
     if not out:
-        raise ViewrankError(f"{ds.root}: no passage has a sentence of {min_words}-{max_words} words to use as a pseudo-query")
+        raise ViewrankError(f"{ds.root}: no passage has {lo} consecutive sentence(s) of {min_words}-{max_words} words "
+                            "to use as a pseudo-query")
     return out
 
 
-def write_pseudo_dataset(corpus_dir: str | Path, out: str | Path, count: int, seed: int) -> Path:
+def write_pseudo_dataset(corpus_dir: str | Path, out: str | Path, count: int, seed: int,
+                         span: tuple[int, int] = (1, 1)) -> Path:
     """A BEIR folder at ``out``: the corpus (linked), pseudo-queries and their positives as ``train`` qrels."""
     ds = BeirDataset(corpus_dir)
-    pairs = pseudo_queries(ds, count, seed)
+    pairs = pseudo_queries(ds, count, seed, span=span)
     root = Path(out)
     (root / "qrels").mkdir(parents=True, exist_ok=True)
     link = root / "corpus.jsonl"
@@ -54,13 +71,15 @@ def write_pseudo_dataset(corpus_dir: str | Path, out: str | Path, count: int, se
                                                       for i, (q, _) in enumerate(pairs)))
     atomic_write_text(root / "qrels" / f"{PSEUDO_SPLIT}.tsv", "query-id\tcorpus-id\tscore\n" +
                       "".join(f"pq{i}\t{d}\t1\n" for i, (_, d) in enumerate(pairs)))
+    atomic_write_text(root / "made.json", json.dumps({"corpus": str(ds.root), "asked": count, "made": len(pairs),
+                                                      "seed": seed, "sentences": list(span)}, indent=1) + "\n")
     return root
 
 
-def adapt(opts, corpus: str | Path, queries: int, host) -> Path:
-    """Fine-tune ``opts.init_from`` on pseudo-queries of ``corpus``; ``opts`` is a
-    :class:`~viewrank.plugins.mvp.options.TrainOptions` whose ``dataset`` is replaced by the
-    pseudo-query folder written under ``opts.out``. Returns the output folder."""
+def adapt(opts, corpus: str | Path, queries: int, host, span: tuple[int, int] = (1, 1)) -> Path:
+    """Fine-tune ``opts.init_from`` on pseudo-queries of ``corpus`` (runs of ``span`` sentences);
+    ``opts`` is a :class:`~viewrank.plugins.mvp.options.TrainOptions` whose ``dataset`` is replaced
+    by the pseudo-query folder written under ``opts.out``. Returns the output folder."""
     from dataclasses import replace
 
     from viewrank.plugins.mvp.config import MVPConfig
@@ -71,7 +90,7 @@ def adapt(opts, corpus: str | Path, queries: int, host) -> Path:
     config = MVPConfig.load(opts.init_from)
     if queries < 20:
         raise ViewrankError(f"--queries {queries}: use at least 20 pseudo-queries")
-    data = write_pseudo_dataset(corpus, Path(opts.out) / "pseudo-queries", queries, opts.seed)
+    data = write_pseudo_dataset(corpus, Path(opts.out) / "pseudo-queries", queries, opts.seed, span)
     index = opts.index or str(Path("indexes") / Path(corpus).name)
     return train(replace(opts, dataset=str(data), split=PSEUDO_SPLIT, index=index,
                          max_length=config.max_length, infer_max_length=config.max_length, val_queries=min(opts.val_queries, queries // 10)), host)

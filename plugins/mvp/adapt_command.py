@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from viewrank.cli.flags import require_output
+from viewrank.cli.flags import int_range, require_output
 from viewrank.context import Context
 
 
@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p.add_argument("--teacher", action="append", default=[], metavar="SPEC",
                    help="orders each pseudo-query's list (repeat for an ensemble; default fuse:0.4:bi-encoder)")
     p.add_argument("--queries", type=int, default=2000, help="pseudo-queries to make (default %(default)s)")
+    p.add_argument("--query-sentences", type=int_range, default=(1, 1), metavar="N|A-B",
+                   help="consecutive sentences per pseudo-query: N, or a number drawn from A..B for each "
+                        "(default 1; 1-3 when your queries are paragraphs rather than one sentence)")
     p.add_argument("--list-size", dest="n", type=int, default=d.n, help="candidates per list (default %(default)s)")
     add_deprecated_alias(p, "--n", "--list-size", dest="n", type=int)
     p.add_argument("--epochs", type=int, default=1)
@@ -48,6 +51,6 @@ def run(args: argparse.Namespace, context: Context) -> int:
                         head_lr=args.head_lr, time_budget_min=args.time_budget_min, seed=args.seed,
                         threads=args.threads, device=args.device)
     t0 = time.monotonic()
-    out = adapt(opts, args.corpus, args.queries, context.host)
+    out = adapt(opts, args.corpus, args.queries, context.host, span=args.query_sentences)
     print(f"saved the adapted {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")
     return 0

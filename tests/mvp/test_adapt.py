@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import TINY_CORPUS, run_cli
+from tests.conftest import TINY_CORPUS, run_cli, write_beir
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.adapt import adapt, pseudo_queries, write_pseudo_dataset
@@ -26,6 +26,37 @@ def test_pseudo_queries_are_sentences_of_their_passages(tiny_dataset, tmp_path):
     assert len(ds.queries("train")) == 6  # one per document that has a usable sentence
     assert sorted(d for rels in ds.qrels("train").values() for d in rels) == sorted(texts)
     assert not (root / "qrels" / "test.tsv").exists()  # the collection's own labels are not copied
+    assert json.loads((root / "made.json").read_text())["sentences"] == [1, 1]
+
+
+def test_pseudo_queries_span_consecutive_sentences(tmp_path):
+    words = lambda i, n: " ".join(f"w{i}x{j}" for j in range(n))  # noqa: E731
+    # d0: five usable sentences; d1: two usable ones split by a 2-word sentence; d2: one long sentence
+    texts = {"d0": " ".join(f"Sentence {i} {words(i, 8)}." for i in range(5)),
+             "d1": f"First {words(0, 7)}. Too short. Third {words(2, 9)}.",
+             "d2": f"Only {words(0, 9)}."}
+    root = write_beir(tmp_path / "c", corpus=[{"_id": d, "title": "", "text": t} for d, t in texts.items()], queries=[], qrels=[])
+    ds = BeirDataset(root)
+    assert pseudo_queries(ds, 3, seed=5) == pseudo_queries(ds, 3, seed=5, span=(1, 1))  # the old default, unchanged
+    for seed in range(20):
+        pairs = dict((d, q) for q, d in pseudo_queries(ds, 3, seed=seed, span=(2, 3)))
+        assert set(pairs) == {"d0"}  # d1 has no two usable sentences in a row, d2 has one sentence
+        n = pairs["d0"].count(".")
+        assert 2 <= n <= 3 and pairs["d0"] in texts["d0"]
+    counts = {pseudo_queries(ds, 3, seed=s, span=(1, 3))[0][0].count(".") for s in range(40)}
+    assert counts == {1, 2, 3}  # every span length is drawn
+    # a run of A is wanted but B is longer than any passage: the longest run that exists
+    assert [q.count(".") for q, d in pseudo_queries(ds, 3, seed=0, span=(1, 9)) if d == "d2"] == [1]
+    with pytest.raises(ViewrankError, match="no passage has 4 consecutive"):
+        pseudo_queries(BeirDataset(write_beir(tmp_path / "c2", corpus=[{"_id": "d1", "title": "", "text": texts["d1"]}],
+                                              queries=[], qrels=[])), 3, seed=0, span=(4, 5))
+
+
+def test_adapt_cli_checks_query_sentences(tmp_path):
+    proc = run_cli("adapt", "mvp", "--corpus", str(tmp_path), "--model", str(tmp_path), "--output", str(tmp_path / "o"),
+                   "--query-sentences", "3-1")
+    assert proc.returncode == 2 and "'3-1'" in proc.stderr and "--query-sentences" in proc.stderr
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow

@@ -45,3 +45,16 @@ def require_output(args: Any, dest: str = "out", flag: str = "--output") -> None
 
     if not getattr(args, dest, None):
         raise ViewrankError(f"{flag} DIR is required: the folder the result goes to")
+
+
+def int_range(text: str) -> tuple[int, int]:
+    """An argparse ``type`` for ``N`` or ``A-B`` (positive integers, A <= B): ``(A, B)``, ``(N, N)`` for one
+    number. A malformed value is argparse's usage error (exit 2) naming it."""
+    lo, sep, hi = text.strip().partition("-")
+    try:
+        a, b = int(lo), int(hi if sep else lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N or A-B (positive integers)") from None
+    if a < 1 or b < a:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N or A-B with 1 <= A <= B")
+    return a, b
