@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -169,7 +170,7 @@ def main() -> int:
         tmp.replace(out_json)
         print(json.dumps(row["binary_codes"], indent=2))
         return 0
-    only = set(filter(None, args.only.split(",")))
+    only = set(filter(None, re.split(r",(?![^()]*\))", args.only)))  # "merge(a,b)" is one name
     recipes = [r for r in RECIPES if not only or r[0] in only]
     result = json.loads(out_json.read_text()) if out_json.is_file() else {}
     result.update({"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
@@ -236,13 +237,13 @@ def main() -> int:
             rows.setdefault(merge_name, {"status": "not run: parents missing or past --train-until"})
         save()
     for name, row in rows.items():
-        if row.get("status") != "trained" or "ndcg@10" in row:
-            continue
+        if not row.get("status", "").startswith("trained") or "ndcg@10" in row:
+            continue  # "trained, not evaluated: ..." (an earlier call stopped at --eval-until) is evaluated now
         if now_utc() >= until(args.eval_until):
             row["status"] = f"trained, not evaluated: reached --eval-until {args.eval_until}"
             continue
         load0 = os.getloadavg()
-        row.update(test_ndcg(ROOT / row["model"]))
+        row.update(test_ndcg(ROOT / row["model"]), status="trained")
         row["eval_load"] = [round(x, 2) for x in load0]
         print(name, row["ndcg@10"], flush=True)
         save()
