@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Mapping, Protocol
+from typing import IO, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from viewrank.errors import ViewrankError
 from viewrank.types import Candidate, Query
@@ -211,6 +211,7 @@ def iter_documents(path: str | Path) -> Iterator[Document]:
             yield Document(parts[0].strip(), "", parts[1])
 
 
+@runtime_checkable
 class TextSource(Protocol):
     """Where passage texts come from (a collection file, a BEIR folder, a Lucene index)."""
 

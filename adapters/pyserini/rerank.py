@@ -7,6 +7,7 @@ come from a Lucene index's stored documents, a BEIR folder or a collection file.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,9 +85,10 @@ def open_texts(source: Any) -> TextSource:
         raise ViewrankError(f"text source {path} does not exist (a Lucene index, a BEIR folder or a collection file)")
     if isinstance(source, Mapping):
         return MappingTexts(source)
-    if hasattr(source, "lookup") and hasattr(source, "name"):
+    if isinstance(source, TextSource):
         return source
-    if hasattr(source, "doc"):
+    lucene = sys.modules.get("pyserini.search.lucene")  # a script that holds a searcher has imported it
+    if lucene is not None and isinstance(source, lucene.LuceneSearcher):
         return IndexTexts(searcher=source)
     raise ViewrankError(f"cannot read passage texts from a {type(source).__name__}")
 

@@ -11,6 +11,7 @@ from viewrank.adapters.pyserini.evaluate import evaluate_run
 from viewrank.adapters.pyserini.lucene import Bm25
 from viewrank.adapters.pyserini.rerank import rerank_hits, rerank_to_file
 from viewrank.datasets import BeirDataset
+from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
 from viewrank.metrics import evaluate
 from viewrank.runs import read_run
@@ -227,3 +228,20 @@ def test_docs_pyserini_example_runs(tiny_index):
                            "does aspirin prevent heart attack"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[0].split()[:2] == ["1", "d3"]
+
+
+def test_open_texts_takes_a_text_source_object_and_names_what_it_cannot_read():
+    from viewrank.adapters.pyserini.rerank import open_texts
+    from viewrank.datasets import Document
+
+    class Texts:  # a user's own text source: the TextSource protocol, no base class
+        name = "my texts"
+
+        def lookup(self, docids):
+            return {d: Document(d, "", f"text of {d}") for d in docids}
+
+    src = Texts()
+    assert open_texts(src) is src
+    assert open_texts({"d1": "one"}).lookup(["d1"])["d1"].text == "one"
+    with pytest.raises(ViewrankError, match="cannot read passage texts from a object"):
+        open_texts(object())
