@@ -93,7 +93,8 @@ def run(args: argparse.Namespace, kind: str, context: Context) -> int:
     from viewrank.plugins.mvp.options import TrainOptions
     from viewrank.plugins.mvp.trainer import train
 
-    values = {f.name: getattr(args, f.name) for f in fields(TrainOptions) if hasattr(args, f.name)}
+    given = vars(args)
+    values = {f.name: given[f.name] for f in fields(TrainOptions) if f.name in given}
     values["kind"] = kind
     values["out"] = args.out or DEFAULTS[kind]
     if args.teacher is None:

@@ -91,3 +91,19 @@ def test_a_model_trained_on_cuda_loads_and_scores_the_same_on_cpu(tiny_bert_dir,
     texts = ["the cat is big", "a red fish", "the moon and the sun", "dog"]
     torch.testing.assert_close(torch.from_numpy(gpu.score("cat", texts)), torch.from_numpy(cpu.score("cat", texts)),
                                atol=1e-4, rtol=0)
+
+
+def test_cli_passes_every_flag_to_the_trainer(tiny_bert_dir, tiny_dataset, tmp_path):
+    """`viewrank train mvp` end to end: the flags land in the options the model was trained with."""
+    from tests.conftest import run_cli
+
+    out = tmp_path / "cli"
+    options(tiny_bert_dir, tiny_dataset, out)  # writes the mined BM25 lists the trainer reads
+    proc = run_cli("train", "mvp", "--backbone", str(tiny_bert_dir), "--dataset", str(tiny_dataset), "--split", "test",
+                   "--index", "unused", "--output", str(out), "--views", "2", "--max-length", "32", "--list-size", "3",
+                   "--neg-depth", "5", "--epochs", "1", "--batch-size", "2", "--warmup", "1", "--time-budget-min", "0",
+                   "--threads", "1", "--val-queries", "0", "--teacher", "none", "--seed", "7", check=True)
+    assert f"saved mvp model to {out}" in proc.stdout and "2 steps of 2 planned" in proc.stdout
+    report = json.loads((out / "training.json").read_text())
+    assert {k: report["options"][k] for k in ("m", "max_length", "n", "seed", "teacher", "kind")} == \
+        {"m": 2, "max_length": 32, "n": 3, "seed": 7, "teacher": ["none"], "kind": "mvp"}
