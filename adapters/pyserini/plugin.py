@@ -1,4 +1,4 @@
-"""The Pyserini adapter's plugin: the ``bm25`` retriever, the ``float`` index codec (``int8`` and
+"""The Pyserini adapter's plugin: the ``bm25`` and ``dense`` retrievers, the ``float`` index codec (``int8`` and
 ``binary`` come from the ``binary`` plugin) and the ``index``, ``rerank``, ``eval``, ``encode`` and
 ``search`` commands."""
 
@@ -28,10 +28,36 @@ def make_bm25(arg: str | None):
     return Bm25(index)
 
 
+class DenseRetriever:
+    """``dense:INDEX``: exact search (Pyserini's ``FaissSearcher``) over an index written by
+    ``viewrank encode``, queries embedded by the embedder the index records."""
+
+    def __init__(self, index: Path, host) -> None:
+        from viewrank.adapters.pyserini.dense import read_meta
+
+        self.index, self.host = index, host
+        read_meta(index)  # a folder that is not a viewrank dense index fails here, naming it
+
+    def search(self, queries, k: int) -> dict[str, list[tuple[str, float]]]:
+        from viewrank.adapters.pyserini.dense_search import search
+
+        result = search(self.index, list(queries), mode="dense", k=k, host=self.host)
+        return {r.qid: [(d.docid, d.score) for d in r.items] for r in result.ranked}
+
+
+def make_dense(arg: str | None, context):
+    if not arg:
+        raise ViewrankError("dense needs an index folder written by `viewrank encode`: dense:INDEX")
+    return DenseRetriever(Path(arg), context.host)
+
+
 @hookimpl
-def viewrank_register_retrievers(registry):
+def viewrank_register_retrievers(registry, context):
     registry.add("bm25", make_bm25, arg_help="INDEX[@corpus=DIR]",
                  description="Pyserini BM25 (k1 0.9, b 0.4); with corpus=DIR the index is built when absent")
+    registry.add("dense", lambda arg: make_dense(arg, context), arg_help="INDEX",
+                 description="exact inner-product search over a `viewrank encode` index (float or int8 codec), "
+                             "queries embedded by the index's own embedder")
 
 
 def make_float_codec(arg: str | None):

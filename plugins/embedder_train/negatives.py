@@ -1,6 +1,6 @@
 """Hard negatives: mined from a registered retriever, sampled plainly or along PEG's curriculum.
 
-The retriever comes from the ``viewrank_register_retrievers`` hook (``bm25:INDEX``) through a
+The retriever comes from the ``viewrank_register_retrievers`` hook (``bm25:INDEX``, ``dense:INDEX``) through a
 factory the caller passes, so this module never imports a search engine. A mined list keeps
 ranks (0 = hardest); judged positives of the query are dropped at mining time (a false negative
 by definition). The own-model similarity filter runs inside the training step (:mod:`.trainer`).
@@ -27,28 +27,30 @@ FirstStage = dict[str, dict[str, float]]
 
 
 def mine(queries: Sequence[Any], retriever: Callable[[], Any], depth: int, judged: Mapping[str, Mapping[str, int]],
-         cache: Path | None = None) -> Mined:
+         cache: Path | None = None, source: str = "") -> Mined:
     """``{qid: [docid, ...]}``: each query's top-``depth`` hits less its judged positives, cached
-    as JSON (reused when it holds the same depth). ``retriever()`` is called only on a cache miss."""
-    return mine_scored(queries, retriever, depth, judged, cache, need_scores=False)[0]
+    as JSON (reused when it holds the same depth and ``source``, the retriever's spec).
+    ``retriever()`` is called only on a cache miss."""
+    return mine_scored(queries, retriever, depth, judged, cache, need_scores=False, source=source)[0]
 
 
 def mine_scored(queries: Sequence[Any], retriever: Callable[[], Any], depth: int,
                 judged: Mapping[str, Mapping[str, int]], cache: Path | None = None,
-                need_scores: bool = True) -> tuple[Mined, FirstStage]:
+                need_scores: bool = True, source: str = "") -> tuple[Mined, FirstStage]:
     """:func:`mine`, plus each query's first-stage scores ``{qid: {docid: score}}`` of all its
     retrieved hits (``depth + 5`` of them, judged positives included), which a teacher pool needs.
-    A cache written before scores were kept is mined again when ``need_scores``."""
+    A cache written before scores were kept is mined again when ``need_scores``; one written by
+    another retriever (``source``) is mined again."""
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        if (data.get("depth") == depth and all(q.qid in data["hits"] for q in queries)
-                and (not need_scores or "scores" in data)):
+        if (data.get("depth") == depth and data.get("source", "") == source
+                and all(q.qid in data["hits"] for q in queries) and (not need_scores or "scores" in data)):
             return {q: h for q, h in data["hits"].items()}, data.get("scores", {})
     hits = retriever().search(list(queries), depth + 5)
     out = {qid: [d for d, _ in docs if judged.get(qid, {}).get(d, 0) <= 0][:depth] for qid, docs in hits.items()}
     scores = {qid: {d: float(s) for d, s in docs} for qid, docs in hits.items()}
     if cache is not None:
-        atomic_write_text(cache, json.dumps({"depth": depth, "hits": out, "scores": scores}))
+        atomic_write_text(cache, json.dumps({"depth": depth, "source": source, "hits": out, "scores": scores}))
     return out, scores
 
 

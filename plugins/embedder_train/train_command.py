@@ -13,7 +13,7 @@ from viewrank.cli.flags import require_output
 from viewrank.context import Context
 from viewrank.errors import ViewrankError
 
-DESCRIPTION = ("fine-tune a dense embedder: InfoNCE with in-batch + BM25 hard negatives, false-negative "
+DESCRIPTION = ("fine-tune a dense embedder: InfoNCE with in-batch + mined hard negatives (BM25 or dense), false-negative "
                "filtering, focal loss, negative mixing, curriculum, ICT/BFS warm-up, 2DMSE, distillation from "
                "--teacher rerankers; or --merge checkpoints")
 
@@ -24,7 +24,9 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
     ap.add_argument("--model", default="all-MiniLM-L6-v2", help="start encoder (folder or packaged name); the merge base")
     ap.add_argument("--dataset", default=str(data / "scifact"), help="BEIR folder with qrels/train.tsv")
     ap.add_argument("--triples", default="", help="also train on a query<TAB>pos<TAB>neg TSV (e.g. MS MARCO toy)")
-    ap.add_argument("--negatives", default="bm25", help="hard negatives: bm25 (the retriever hook) or none")
+    ap.add_argument("--negatives", default="bm25", metavar="bm25|none|RETRIEVER",
+                    help="where hard negatives are mined: bm25 (BM25 over --bm25-index, the default), none, or any "
+                         "retriever spec, e.g. dense:INDEX (a `viewrank encode` index of --dataset: dense-mined negatives)")
     ap.add_argument("--bm25-index", default=None, help="BM25 index of --dataset (default indexes/<dataset name>, built when absent)")
     ap.add_argument("--neg-depth", type=int, default=30, help="mined ranks per query")
     ap.add_argument("--hard-negatives", type=int, default=1, help="mined negatives per query per step")
@@ -72,8 +74,6 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
 def check_args(args: argparse.Namespace) -> None:
     """Reject bad input before any model loads (each message names the flag)."""
     require_output(args)
-    if args.negatives not in ("bm25", "none"):
-        raise ViewrankError(f"--negatives {args.negatives!r}: choose bm25 or none")
     if args.pretrain not in ("ict", "bfs", "none"):
         raise ViewrankError(f"--pretrain {args.pretrain!r}: choose ict, bfs or none")
     positive = {"--temperature": args.temperature, "--batch-size": args.batch_size, "--lr": args.lr,
@@ -125,6 +125,12 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, context: Context) -> int:
     check_args(args)
+    if args.negatives not in ("bm25", "none"):
+        try:  # a dense index is only opened here (its metadata read): a bad spec fails before any work
+            retriever = context.host.retriever(args.negatives)
+        except ViewrankError as exc:
+            raise ViewrankError(f"--negatives {args.negatives}: {exc} (or bm25, none)") from None
+        args.negatives_retriever = retriever
     if args.teacher:
         from viewrank.teachers import check_specs
 
@@ -145,15 +151,28 @@ def _dataset(args):
 
 
 def _mined(args, context, ds, queries, qrels, out: Path, scored: bool = False):
-    """BM25's hits: ``(mined negatives, first-stage scores)``; ``(None, None)`` with --negatives none
-    unless ``scored`` (a teacher's pool is mined whatever --negatives says)."""
-    if args.negatives == "none" and not scored:
+    """BM25's hits: ``(mined lists, first-stage scores)``; ``(None, None)`` unless --negatives is bm25
+    or ``scored`` (a teacher's pool is BM25's whatever --negatives says)."""
+    if args.negatives != "bm25" and not scored:
         return None, None
     from viewrank.plugins.embedder_train.negatives import mine_scored
 
     index = args.bm25_index or str(Path("indexes") / Path(args.dataset).name)
     return mine_scored(queries, lambda: context.host.retriever(f"bm25:{index}@corpus={args.dataset}"),
                        args.neg_depth, qrels, cache=out.parent / f".{out.name}.mined.json", need_scores=scored)
+
+
+def _negatives(args, context, ds, queries, qrels, out: Path, pooled):
+    """The mined lists hard negatives are drawn from: BM25's (``pooled`` when already mined),
+    None for --negatives none, else the named retriever's (cached beside ``out`` by spec)."""
+    if args.negatives == "none":
+        return None
+    if args.negatives == "bm25":
+        return pooled if pooled is not None else _mined(args, context, ds, queries, qrels, out)[0]
+    from viewrank.plugins.embedder_train.negatives import mine
+
+    return mine(queries, lambda: args.negatives_retriever, args.neg_depth, qrels,
+                cache=out.parent / f".{out.name}.negatives.json", source=args.negatives)
 
 
 def _teacher(args, context, texts, qids, mined, first_stage, qrels, corpus, out: Path) -> tuple[dict, dict]:
@@ -192,7 +211,7 @@ def _train(args, context) -> int:
     texts = ds.all_queries
     corpus = ds.corpus
     pooled, first_stage = _mined(args, context, ds, queries, qrels, out, scored=bool(args.teacher))
-    mined = pooled if args.negatives == "bm25" else None
+    mined = _negatives(args, context, ds, queries, qrels, out, pooled)
     val = held_out_qids(qrels, args.val_queries, args.seed)
     held = HeldOut.build(val, texts, qrels, corpus, mined, args.val_pool, args.seed) if val else None
     examples = []
@@ -253,7 +272,7 @@ def _merge(args, context) -> int:
     ds = _dataset(args)
     qrels = ds.qrels("train")
     out = Path(args.out)
-    mined, _ = _mined(args, context, ds, ds.queries("train"), qrels, out)
+    mined = _negatives(args, context, ds, ds.queries("train"), qrels, out, None)
     val = held_out_qids(qrels, args.val_queries or 60, args.seed)
     for d in dirs:  # a parent must not have trained on the slice that weighs it
         rec = Path(d) / "viewrank_embedder_train.json"

@@ -298,6 +298,27 @@ def test_teacher_cache_is_reused_only_for_the_same_specs_pools_and_queries(tmp_p
         teacher_scores(host, ["nosuch"], queries, pools, corpus, cache=tmp_path / "other.json", progress=False)
 
 
+def test_mined_negatives_are_cached_per_retriever(tmp_path):
+    from viewrank.plugins.embedder_train.negatives import mine
+    from viewrank.types import Query
+
+    class Fixed:  # a retriever: the Retriever protocol, fixed hits
+        calls = 0
+
+        def __init__(self, docs):
+            self.docs = docs
+
+        def search(self, queries, k):
+            Fixed.calls += 1
+            return {q.qid: [(d, 1.0 / (i + 1)) for i, d in enumerate(self.docs[:k])] for q in queries}
+
+    qs, judged, cache = [Query("q1", "x")], {"q1": {"d2": 1}}, tmp_path / "neg.json"
+    assert mine(qs, lambda: Fixed(["d1", "d2", "d3", "d4"]), 2, judged, cache, source="a") == {"q1": ["d1", "d3"]}
+    assert mine(qs, lambda: Fixed(["d9"]), 2, judged, cache, source="a") == {"q1": ["d1", "d3"]}  # read back
+    assert mine(qs, lambda: Fixed(["d4", "d3"]), 2, judged, cache, source="b") == {"q1": ["d4", "d3"]}  # mined again
+    assert Fixed.calls == 2 and json.loads(cache.read_text())["source"] == "b"
+
+
 def _write_mined(out, depth: int) -> None:
     """The trainer's BM25 cache for the tiny dataset (every document, in DOCS order), so no
     search engine starts: what `viewrank train embedder` reads before it would start Pyserini."""

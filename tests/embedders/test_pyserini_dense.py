@@ -148,3 +148,39 @@ def test_hybrid_search_and_clis(indexes, emb_dataset, tiny_bert, tmp_path, capsy
     assert main(["search", "--index", str(indexes["float"]), "--dataset", str(emb_dataset), "--mode", "hybrid",
                  "--bm25-index", str(bm25), "--hits", "5", "--output", str(run2)]) == 0
     assert all(len(v) == 5 for v in read_run(run2).values())
+
+
+def test_dense_retriever_is_the_search_of_its_index(indexes, emb_dataset, host):
+    from viewrank.adapters.pyserini.dense_search import search
+    from viewrank.datasets import BeirDataset
+
+    queries = BeirDataset(emb_dataset).queries("test")
+    hits = host.retriever(f"dense:{indexes['float']}").search(queries, 3)
+    direct = search(indexes["float"], queries, mode="dense", k=3, host=host).ranked
+    assert hits == {r.qid: [(d.docid, d.score) for d in r.items] for r in direct}
+    assert all(len(h) == 3 and [s for _, s in h] == sorted((s for _, s in h), reverse=True) for h in hits.values())
+    with pytest.raises(ViewrankError, match="not a dense index"):
+        host.retriever(f"dense:{emb_dataset}")
+    with pytest.raises(ViewrankError, match="--mode binary"):  # Hamming codes are not an inner-product index
+        host.retriever(f"dense:{indexes['binary']}").search(queries, 3)
+
+
+def test_train_embedder_mines_dense_negatives(indexes, emb_dataset, tiny_bert, tmp_path, capsys):
+    from viewrank.cli import main
+
+    from .conftest import QUERIES
+
+    spec = f"dense:{indexes['float']}"
+    out = tmp_path / "o"
+    common = ["train", "embedder", "--model", str(tiny_bert), "--dataset", str(emb_dataset), "--batch-size", "2",
+              "--steps", "1", "--time-budget-min", "0", "--val-queries", "0", "--evals", "0", "--max-length", "32",
+              "--threads", "1", "--neg-depth", "3", "--output", str(out)]
+    assert main(common + ["--negatives", spec]) == 0
+    cache = json.loads((tmp_path / ".o.negatives.json").read_text())
+    judged = {q: d for q, _, d in QUERIES}
+    assert cache["source"] == spec and set(cache["hits"]) == {"q1", "q2"}  # the train split's queries
+    assert all(len(h) == 3 and judged[q] not in h for q, h in cache["hits"].items())  # positives are never negatives
+    assert json.loads((out / "viewrank_embedder_train.json").read_text())["negatives_source"] == spec
+    assert not (tmp_path / ".o.mined.json").exists()  # no BM25 was mined for it
+    assert main(common + ["--negatives", "nosuch:x"]) == 2
+    assert "--negatives nosuch:x: unknown retriever 'nosuch'" in capsys.readouterr().err
