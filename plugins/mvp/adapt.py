@@ -76,10 +76,11 @@ def write_pseudo_dataset(corpus_dir: str | Path, out: str | Path, count: int, se
     return root
 
 
-def adapt(opts, corpus: str | Path, queries: int, host, span: tuple[int, int] = (1, 1)) -> Path:
+def adapt(opts, corpus: str | Path, queries: int, host, span: tuple[int, int] = (1, 1), max_length: int = 0) -> Path:
     """Fine-tune ``opts.init_from`` on pseudo-queries of ``corpus`` (runs of ``span`` sentences);
     ``opts`` is a :class:`~viewrank.plugins.mvp.options.TrainOptions` whose ``dataset`` is replaced
-    by the pseudo-query folder written under ``opts.out``. Returns the output folder."""
+    by the pseudo-query folder written under ``opts.out``. The model trains, validates and is saved
+    at ``max_length`` tokens per candidate (0: the length it was trained at). Returns the output folder."""
     from dataclasses import replace
 
     from viewrank.plugins.mvp.config import MVPConfig
@@ -88,9 +89,12 @@ def adapt(opts, corpus: str | Path, queries: int, host, span: tuple[int, int] = 
     if not opts.init_from:
         raise ViewrankError("adapt needs a trained model to start from (--model DIR)")
     config = MVPConfig.load(opts.init_from)
+    if max_length < 0 or 0 < max_length < 16:
+        raise ViewrankError(f"--max-length {max_length}: use 0 (the model's own, {config.max_length}) or at least 16")
+    length = max_length or config.max_length
     if queries < 20:
         raise ViewrankError(f"--queries {queries}: use at least 20 pseudo-queries")
     data = write_pseudo_dataset(corpus, Path(opts.out) / "pseudo-queries", queries, opts.seed, span)
     index = opts.index or str(Path("indexes") / Path(corpus).name)
     return train(replace(opts, dataset=str(data), split=PSEUDO_SPLIT, index=index,
-                         max_length=config.max_length, infer_max_length=config.max_length, val_queries=min(opts.val_queries, queries // 10)), host)
+                         max_length=length, infer_max_length=length, val_queries=min(opts.val_queries, queries // 10)), host)

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p.add_argument("--query-sentences", type=int_range, default=(1, 1), metavar="N|A-B",
                    help="consecutive sentences per pseudo-query: N, or a number drawn from A..B for each "
                         "(default 1; 1-3 when your queries are paragraphs rather than one sentence)")
+    p.add_argument("--max-length", type=int, default=0,
+                   help="tokens per candidate (query + passage) to train and save the adapted model at (default: the "
+                        "model's own). Long queries leave little of a passage at 128: raise it for paragraph queries")
     p.add_argument("--list-size", dest="n", type=int, default=d.n, help="candidates per list (default %(default)s)")
     add_deprecated_alias(p, "--n", "--list-size", dest="n", type=int)
     p.add_argument("--epochs", type=int, default=1)
@@ -51,6 +54,6 @@ def run(args: argparse.Namespace, context: Context) -> int:
                         head_lr=args.head_lr, time_budget_min=args.time_budget_min, seed=args.seed,
                         threads=args.threads, device=args.device)
     t0 = time.monotonic()
-    out = adapt(opts, args.corpus, args.queries, context.host, span=args.query_sentences)
+    out = adapt(opts, args.corpus, args.queries, context.host, span=args.query_sentences, max_length=args.max_length)
     print(f"saved the adapted {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")
     return 0

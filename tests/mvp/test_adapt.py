@@ -73,6 +73,12 @@ def test_adapt_fine_tunes_a_trained_model(tiny_bert_dir, tiny_dataset, tiny_inde
     assert any(not torch.equal(before[k], after[k]) for k in before)
     cfg = json.loads((out / "viewrank_mvp.json").read_text())
     assert cfg["max_length"] == 32 and cfg["m"] == 2  # the model's own settings, not the defaults
+    longer = adapt(TrainOptions(**{**opts.__dict__, "out": str(tmp_path / "longer"), "epochs": 1}), tiny_dataset,
+                   queries=20, host=get_host(), max_length=48)
+    assert json.loads((longer / "viewrank_mvp.json").read_text())["max_length"] == 48  # saved at 48
+    assert json.loads((longer / "training.json").read_text())["options"]["max_length"] == 48  # and trained at 48
+    with pytest.raises(ViewrankError, match="--max-length 8"):
+        adapt(opts, tiny_dataset, queries=20, host=get_host(), max_length=8)
     with pytest.raises(ViewrankError, match="no training list could be built"):
         adapt(TrainOptions(**{**opts.__dict__, "n": 5, "out": str(tmp_path / "none")}), tiny_dataset, queries=20, host=get_host())
 
