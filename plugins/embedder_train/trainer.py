@@ -12,8 +12,8 @@ its pool) adds W x KL(softmax(teacher / teacher_temperature) || softmax(cosine /
 a group of its positive, its sampled hard negatives and ``distill_group`` more pooled candidates.
 Teacher scoring happens before training (the caller's job); the budget counts training only.
 
-The number of steps is planned from the machine: the held-out validation of the start model is
-timed, then the first steps; the plan fits what is left of ``time_budget_min`` (less the
+The number of steps is planned from the machine (:mod:`viewrank.budget`): the held-out validation
+of the start model is timed, then the first steps (re-planned once on more steps); the plan fits what is left of ``time_budget_min`` (less the
 validations still to run and a 5% margin). The checkpoint kept is the best on the held-out slice
 of TRAIN queries (the start model included), never on test.
 """
@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from viewrank.budget import new_plan, update_plan
 from viewrank.plugins.dense.embedder import DenseEmbedder, pool
 from viewrank.plugins.dense.finetune import fine_tuning, save_trained
 from viewrank.plugins.embedder_train.losses import distill_kl, info_nce, mix_negatives
@@ -77,15 +78,6 @@ class EmbedderTrainConfig:
     evals: int = 2
     seed: int = 0
     history: list = field(default_factory=list)
-
-
-def plan_total(step: int, upper: int, elapsed_s: float, budget_s: float, step_s: float, eval_s: float,
-               evals_left: int) -> int:
-    """The last step that fits the budget (5% margin, validations still to run counted)."""
-    if not budget_s:
-        return upper
-    left = 0.95 * (budget_s - elapsed_s) - evals_left * eval_s
-    return max(step + 1, min(upper, step + int(left / max(step_s, 1e-6))))
 
 
 def _encode(embedder: DenseEmbedder, texts: list[str], role: str, layers: bool):
@@ -220,7 +212,7 @@ def train_embedder(embedder: DenseEmbedder, examples: Sequence[Example], out_dir
         from viewrank.errors import ViewrankError
 
         raise ViewrankError("no training examples (check the dataset's train qrels)")
-    plan = {"total": cfg.steps, "planned": not budget, "step_s": None, "eval_s": None}
+    plan = new_plan(cfg.steps, budget)
     selection: list[dict] = []
     best = {"score": float("-inf"), "state": None, "step": None}
     model = embedder.model
@@ -278,11 +270,8 @@ def train_embedder(embedder: DenseEmbedder, examples: Sequence[Example], out_dir
             times.append(time.monotonic() - ts)
             step += 1
             cfg.history.append({"step": step, "loss": round(value, 4), **stats})
-            if not plan["planned"] and len(times) > PROBE_STEPS:
-                plan["step_s"] = sorted(times[1:])[len(times[1:]) // 2]
-                plan["total"] = plan_total(step, cfg.steps, time.monotonic() - t0, budget, plan["step_s"],
-                                           plan["eval_s"] or 0.0, cfg.evals - evals_done if held_out else 0)
-                plan["planned"] = True
+            if update_plan(plan, times, step, cfg.steps, time.monotonic() - t0, budget,
+                           cfg.evals - evals_done if held_out else 0, PROBE_STEPS):
                 bar.total = plan["total"]
             bar.update(1)
             bar.set_postfix(loss=f"{value:.3f}")
@@ -296,7 +285,7 @@ def train_embedder(embedder: DenseEmbedder, examples: Sequence[Example], out_dir
         if best["state"] is not None:
             model.load_state_dict(best["state"])
     record = asdict(cfg) | (info or {}) | {
-        "steps_run": step, "planned_steps": plan["total"], "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
+        "steps_run": step, "planned_steps": plan["total"], "plans": plan["plans"], "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
         "selection": selection, "kept_step": best["step"], "heldout_ndcg@10": best["score"] if selection else None,
         "seconds": round(time.monotonic() - t0, 1), "examples": len(data), "pretrain_examples": len(pretrain)}
     return save_trained(embedder, out_dir, RECORD_NAME, record)

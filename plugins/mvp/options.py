@@ -31,7 +31,7 @@ class TrainOptions:
     # reranker specs ordering each list's negatives; several = an ensemble; "none" or [] = BM25's order.
     # The default is free and general: the zero-shot bi-encoder fused with BM25.
     teacher: list[str] = field(default_factory=lambda: ["fuse:0.4:bi-encoder"])
-    epochs: int = 6  # an upper bound: the step plan also fits time_budget_min (see trainer.plan_steps)
+    epochs: int = 6  # an upper bound: the step plan also fits time_budget_min (see viewrank.budget)
     batch_size: int = 4
     optimizer: str = "adamw"
     lr: float = 1.5e-4

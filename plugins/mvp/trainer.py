@@ -1,7 +1,7 @@
 """Training loop for MVP and the cross-encoder: same lists, same listwise loss, seeded, resumable.
 
-The number of steps is planned from the machine: the loop times its first steps and the first
-validation, then fits the learning-rate schedule (warm-up, linear decay to zero) and the
+The number of steps is planned from the machine (:mod:`viewrank.budget`): the loop times its
+first steps and the first validation (and re-plans once on more steps), then fits the learning-rate schedule (warm-up, linear decay to zero) and the
 validations into ``time_budget_min``, so a slower CPU trains fewer steps with a complete
 schedule instead of being cut off at a high learning rate. The checkpoint kept is the one with
 the best nDCG@10 on a held-out slice of the *training* split.
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from viewrank.budget import new_plan, update_plan
 from viewrank.errors import ViewrankError
 from viewrank.datasets import BeirDataset
 from viewrank.metrics import evaluate
@@ -127,16 +128,6 @@ def _optimizer(model, opts: TrainOptions, plan: dict):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def plan_steps(step: int, upper: int, elapsed_s: float, budget_s: float, step_s: float, eval_s: float,
-               evals_left: int) -> int:
-    """The last step that fits: what is left of the budget, less the validations still to run and a
-    5% margin, divided by the measured step time; never more than ``upper``, never before ``step + 1``."""
-    if not budget_s:
-        return upper
-    left = 0.95 * (budget_s - elapsed_s) - evals_left * eval_s
-    return max(step + 1, min(upper, step + int(left / max(step_s, 1e-6))))
-
-
 def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int) -> float:
     """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval mode)."""
     corpus, texts, qrels = ds.corpus, ds.all_queries, ds.qrels(split)
@@ -213,7 +204,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
                             f"relevant document and {opts.n - 1} non-relevant BM25 hits in the top {opts.neg_depth} "
                             "(lower --n, raise --neg-depth, or check the qrels)")
     upper = steps_per_epoch * opts.epochs
-    plan = {"total": upper, "planned": False, "step_s": None, "eval_s": None}
+    budget = opts.time_budget_min * 60
+    plan = new_plan(upper, budget)
     opt, sched = _optimizer(model, opts, plan)
     step, elapsed_before, log, history = 0, 0.0, [], []
     if state is not None:
@@ -261,7 +253,6 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             step == round(plan["total"] * j / opts.evals) for j in range(1, opts.evals + 1))
 
     t0 = time.monotonic()
-    budget = opts.time_budget_min * 60
     stopped_early = False
     model.train()
     if val_qids and not history:
@@ -289,12 +280,9 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             sched.step()
             step += 1
             step_times.append(time.monotonic() - ts)
-            if not plan["planned"] and len(step_times) > PROBE_STEPS:
-                plan["step_s"] = sorted(step_times[1:])[len(step_times[1:]) // 2]
-                evals_left = opts.evals if val_qids else 0
-                plan["total"] = plan_steps(step, upper, elapsed_before + time.monotonic() - t0 + teacher_s, budget,
-                                           plan["step_s"], plan["eval_s"] or 0.0, evals_left)
-                plan["planned"] = True
+            evals_left = opts.evals - sum(1 for h in history if h["step"] > 0) if val_qids else 0
+            if update_plan(plan, step_times, step, upper, elapsed_before + time.monotonic() - t0 + teacher_s, budget,
+                           evals_left, PROBE_STEPS):
                 bar.total = plan["total"]
                 bar.refresh()
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
@@ -324,7 +312,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     shutil.rmtree(best_dir, ignore_errors=True)
     elapsed = elapsed_before + time.monotonic() - t0
     report = {"options": asdict(opts), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-              "steps": step, "planned_steps": plan["total"], "upper_steps": upper, "steps_per_epoch": steps_per_epoch,
+              "steps": step, "planned_steps": plan["total"], "plans": plan["plans"], "upper_steps": upper, "steps_per_epoch": steps_per_epoch,
               "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
               "validation_seconds": plan["eval_s"] and round(plan["eval_s"], 1),
               "validation": history, "chosen_step": chosen["step"] if chosen else step,

@@ -12,7 +12,7 @@ from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
 from viewrank.plugins.mvp.data import beir_lists, split_validation
 from viewrank.plugins.mvp.options import TrainOptions
-from viewrank.plugins.mvp.trainer import _optimizer, check_options, plan_steps, train
+from viewrank.plugins.mvp.trainer import _optimizer, check_options, train
 
 from .test_trainer import DOCS, options
 
@@ -43,14 +43,6 @@ def test_validation_slice_is_seeded_and_bounded(tiny_dataset):
     assert split_validation(tiny_dataset, "test", 0, 1) == []
     with pytest.raises(ViewrankError, match="--val-queries 9"):
         split_validation(tiny_dataset, "test", 9, 1)
-
-
-def test_plan_fits_the_budget():
-    # 600 s budget, 100 s gone, 2 s a step, 4 validations of 20 s left: (0.95*500 - 80) / 2 = 197 steps
-    assert plan_steps(7, 10_000, 100.0, 600.0, 2.0, 20.0, 4) == 7 + 197
-    assert plan_steps(7, 50, 100.0, 600.0, 2.0, 20.0, 4) == 50  # the epochs' bound
-    assert plan_steps(7, 10_000, 0.0, 0.0, 2.0, 20.0, 4) == 10_000  # no budget
-    assert plan_steps(7, 10_000, 590.0, 600.0, 2.0, 20.0, 4) == 8  # over budget: stop at the next step
 
 
 def test_no_weight_decay_on_norms_biases_embeddings(encoder_mvp):
