@@ -10,6 +10,12 @@ from pathlib import Path
 
 import pytest
 
+# OpenVINO's model-conversion telemetry is on by default (no consent file) and sends from a forked
+# process; with no network that child can hang on a lock inherited from a threaded parent, and
+# pytest then waits for it at exit (seen once in a full run, 2026-12-05). Its ovc tool switches
+# telemetry off when CI=true, so every test process and the CLIs they start run with it.
+os.environ.setdefault("CI", "true")
+
 ROOT = Path(__file__).resolve().parents[1]
 # The same resolution viewrank uses ($VIEWRANK_DATA, else ../shared/data), anchored at the repository.
 SHARED_DATA = Path(os.environ.get("VIEWRANK_DATA") or os.environ.get("VIEWRANK_SHARED_DATA") or ROOT.parent / "shared" / "data").resolve()
