@@ -48,5 +48,7 @@ def update_plan(plan: dict, times: Sequence[float], step: int, upper: int, elaps
     plan["step_s"] = median_step(times)
     plan["total"] = plan_steps(step, upper, elapsed_s, budget_s, plan["step_s"], plan["eval_s"] or 0.0, evals_left)
     plan.setdefault("plans", []).append({"step": step, "step_s": round(plan["step_s"], 3), "total": plan["total"]})
-    plan["replanned"], plan["planned"] = plan["planned"], True
+    if plan["planned"]:
+        plan["replanned"] = True  # this was the second plan: the last one
+    plan["planned"] = True
     return True

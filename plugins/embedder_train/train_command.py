@@ -125,20 +125,20 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, context: Context) -> int:
     check_args(args)
+    retriever = None
     if args.negatives not in ("bm25", "none"):
         try:  # a dense index is only opened here (its metadata read): a bad spec fails before any work
             retriever = context.host.retriever(args.negatives)
         except ViewrankError as exc:
             raise ViewrankError(f"--negatives {args.negatives}: {exc} (or bm25, none)") from None
-        args.negatives_retriever = retriever
     if args.teacher:
         from viewrank.teachers import check_specs
 
         check_specs(context.host, args.teacher)  # an unknown name fails before mining or loading anything
     context.settings.with_(threads=args.threads).apply_threads()
     if args.merge is not None:
-        return _merge(args, context)
-    return _train(args, context)
+        return _merge(args, context, retriever)
+    return _train(args, context, retriever)
 
 
 def _dataset(args):
@@ -162,16 +162,17 @@ def _mined(args, context, ds, queries, qrels, out: Path, scored: bool = False):
                        args.neg_depth, qrels, cache=out.parent / f".{out.name}.mined.json", need_scores=scored)
 
 
-def _negatives(args, context, ds, queries, qrels, out: Path, pooled):
+def _negatives(args, context, ds, queries, qrels, out: Path, pooled, retriever):
     """The mined lists hard negatives are drawn from: BM25's (``pooled`` when already mined),
-    None for --negatives none, else the named retriever's (cached beside ``out`` by spec)."""
+    None for --negatives none, else ``retriever``'s, the one --negatives names (cached beside
+    ``out`` by spec)."""
     if args.negatives == "none":
         return None
     if args.negatives == "bm25":
         return pooled if pooled is not None else _mined(args, context, ds, queries, qrels, out)[0]
     from viewrank.plugins.embedder_train.negatives import mine
 
-    return mine(queries, lambda: args.negatives_retriever, args.neg_depth, qrels,
+    return mine(queries, lambda: retriever, args.neg_depth, qrels,
                 cache=out.parent / f".{out.name}.negatives.json", source=args.negatives)
 
 
@@ -197,7 +198,7 @@ def _teacher(args, context, texts, qids, mined, first_stage, qrels, corpus, out:
                      "distill_note": "KL term on --dataset queries only (--triples examples: InfoNCE only)"}
 
 
-def _train(args, context) -> int:
+def _train(args, context, retriever) -> int:
     from viewrank.plugins.dense.data import triples_examples
     from viewrank.plugins.dense.embedder import DenseEmbedder
     from viewrank.plugins.embedder_train.pretrain import bfs_examples, ict_examples
@@ -211,7 +212,7 @@ def _train(args, context) -> int:
     texts = ds.all_queries
     corpus = ds.corpus
     pooled, first_stage = _mined(args, context, ds, queries, qrels, out, scored=bool(args.teacher))
-    mined = _negatives(args, context, ds, queries, qrels, out, pooled)
+    mined = _negatives(args, context, ds, queries, qrels, out, pooled, retriever)
     val = held_out_qids(qrels, args.val_queries, args.seed)
     held = HeldOut.build(val, texts, qrels, corpus, mined, args.val_pool, args.seed) if val else None
     examples = []
@@ -259,7 +260,7 @@ def _train(args, context) -> int:
     return 0
 
 
-def _merge(args, context) -> int:
+def _merge(args, context, retriever) -> int:
     import torch
     from transformers import AutoModel
 
@@ -272,7 +273,7 @@ def _merge(args, context) -> int:
     ds = _dataset(args)
     qrels = ds.qrels("train")
     out = Path(args.out)
-    mined = _negatives(args, context, ds, ds.queries("train"), qrels, out, None)
+    mined = _negatives(args, context, ds, ds.queries("train"), qrels, out, None, retriever)
     val = held_out_qids(qrels, args.val_queries or 60, args.seed)
     for d in dirs:  # a parent must not have trained on the slice that weighs it
         rec = Path(d) / "viewrank_embedder_train.json"

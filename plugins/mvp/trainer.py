@@ -280,10 +280,11 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             sched.step()
             step += 1
             step_times.append(time.monotonic() - ts)
-            evals_left = opts.evals - sum(1 for h in history if h["step"] > 0) if val_qids else 0
-            if update_plan(plan, step_times, step, upper, elapsed_before + time.monotonic() - t0 + teacher_s, budget,
-                           evals_left, PROBE_STEPS):
-                bar.total = plan["total"]
+            if not plan["replanned"]:  # planning is over after the second plan: nothing to compute per step
+                evals_left = opts.evals - sum(1 for h in history if h["step"] > 0) if val_qids else 0
+                if update_plan(plan, step_times, step, upper, elapsed_before + time.monotonic() - t0 + teacher_s,
+                               budget, evals_left, PROBE_STEPS):
+                    bar.total = plan["total"]
                 bar.refresh()
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             bar.update(1)
