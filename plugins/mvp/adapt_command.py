@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction, context: Context) -> None:
     p.add_argument("--max-length", type=int, default=0,
                    help="tokens per candidate (query + passage) to train and save the adapted model at (default: the "
                         "model's own). Long queries leave little of a passage at 128: raise it for paragraph queries")
+    p.add_argument("--source", choices=["keep", "drop"], default="keep",
+                   help="keep: the passage a pseudo-query was cut from is its positive, first in its list "
+                        "(default); drop: lists leave it out and the teacher orders the other passages, so the "
+                        "model learns the teacher's topical order instead of finding the verbatim source")
     p.add_argument("--list-size", dest="n", type=int, default=d.n, help="candidates per list (default %(default)s)")
     add_deprecated_alias(p, "--n", "--list-size", dest="n", type=int)
     p.add_argument("--epochs", type=int, default=1)
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace, context: Context) -> int:
     opts = TrainOptions(kind=args.kind, init_from=args.model, out=args.out, index=args.index,
                         teacher=args.teacher or ["fuse:0.4:bi-encoder"], n=args.n, epochs=args.epochs, lr=args.lr,
                         head_lr=args.head_lr, time_budget_min=args.time_budget_min, seed=args.seed,
-                        threads=args.threads, device=args.device)
+                        threads=args.threads, device=args.device, pin_positive=args.source == "keep")
     t0 = time.monotonic()
     out = adapt(opts, args.corpus, args.queries, context.host, span=args.query_sentences, max_length=args.max_length)
     print(f"saved the adapted {args.kind} model to {out} ({time.monotonic() - t0:.0f} s)")

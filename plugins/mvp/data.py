@@ -43,11 +43,17 @@ def mine_bm25(dataset_dir: str | Path, split: str, retriever: Callable[[], Any],
 
 def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[str, float]]], n: int, neg_depth: int,
                rng: random.Random, teacher: dict[str, dict[str, float]] | None = None,
-               exclude: frozenset[str] = frozenset()) -> list[TrainList]:
+               exclude: frozenset[str] = frozenset(), pin_positive: bool = True) -> list[TrainList]:
     """One list per (query, relevant doc): the positive (rank 1) plus ``n - 1`` negatives drawn
     from the query's BM25 top-``neg_depth`` non-relevant hits, ranked 2… in BM25 order, or in the
     teacher's order when ``teacher`` (``{qid: {docid: score}}``) is given. Queries in ``exclude``
-    (a validation slice) give no list."""
+    (a validation slice) give no list.
+
+    ``pin_positive=False`` (``viewrank adapt --source drop``): one list per query of ``n`` hits
+    drawn from the top ``neg_depth`` *without* the judged documents, all ranked by the teacher, so
+    the target is the teacher's order among the other passages rather than finding the judged one."""
+    if not pin_positive and teacher is None:
+        raise ViewrankError("lists without the judged positive need a teacher to rank them")
     ds = BeirDataset(dataset_dir)
     corpus = ds.corpus
     texts = {q.qid: q.text for q in ds.queries(split)}
@@ -57,7 +63,13 @@ def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[s
             continue
         positives = [d for d, g in sorted(rels.items()) if g > 0 and d in corpus]
         negatives = [d for d, _ in hits.get(qid, [])[:neg_depth] if d not in rels and d in corpus]
-        if qid not in texts or not positives or len(negatives) < n - 1:
+        if qid not in texts or not positives or len(negatives) < n - (1 if pin_positive else 0):
+            continue
+        if not pin_positive:
+            scores = teacher.get(qid, {})
+            picked = [negatives[i] for i in sorted(rng.sample(range(len(negatives)), n))]
+            picked.sort(key=lambda d: -scores.get(d, float("-inf")))
+            out.append(TrainList(texts[qid], tuple(corpus[d].contents for d in picked), tuple(range(1, n + 1))))
             continue
         for pos in positives:
             picked = [negatives[i] for i in sorted(rng.sample(range(len(negatives)), n - 1))]

@@ -31,6 +31,10 @@ class TrainOptions:
     # reranker specs ordering each list's negatives; several = an ensemble; "none" or [] = BM25's order.
     # The default is free and general: the zero-shot bi-encoder fused with BM25.
     teacher: list[str] = field(default_factory=lambda: ["fuse:0.4:bi-encoder"])
+    # True: each list is the judged positive first plus teacher-ordered negatives. False (adapt
+    # --source drop): lists leave the judged document out and the teacher orders all n candidates;
+    # validation then scores agreement with the teacher's top VAL_TEACHER_TOP on held-out queries
+    pin_positive: bool = True
     epochs: int = 6  # an upper bound: the step plan also fits time_budget_min (see viewrank.budget)
     batch_size: int = 4
     optimizer: str = "adamw"

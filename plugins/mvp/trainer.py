@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 STATE_NAME = "trainer_state.pt"
 BEST_NAME = "best"
+VAL_TEACHER_TOP = 5  # without a pinned positive: the teacher's top 5 of a held-out list count as relevant
 PROBE_STEPS = 6  # steps timed before the plan is fixed (the first one, warming up, is not counted)
 
 
@@ -89,6 +90,8 @@ def check_options(opts: TrainOptions) -> None:
         raise ViewrankError(f"--neg-depth {opts.neg_depth} is smaller than the {opts.n - 1} negatives a list of {opts.n} needs")
     if not 0.0 <= opts.warmup_ratio < 1.0:
         raise ViewrankError(f"--warmup-ratio {opts.warmup_ratio}: use a fraction in [0, 1)")
+    if not opts.pin_positive and not opts.teacher:
+        raise ViewrankError("lists without the judged document (adapt --source drop) need a --teacher to order them")
     if opts.init_from and not Path(opts.init_from).is_dir():
         raise ViewrankError(f"--init-from {opts.init_from}: no such model folder")
 
@@ -96,7 +99,8 @@ def check_options(opts: TrainOptions) -> None:
 def epoch_lists(opts: TrainOptions, hits, extra: list[TrainList], epoch: int, teacher, exclude) -> list[TrainList]:
     """The epoch's lists: fresh negatives drawn with a seed fixed by (seed, epoch)."""
     rng = random.Random(opts.seed * 1000 + epoch)
-    return beir_lists(opts.dataset, opts.split, hits, opts.n, opts.neg_depth, rng, teacher, exclude) + extra
+    return beir_lists(opts.dataset, opts.split, hits, opts.n, opts.neg_depth, rng, teacher, exclude,
+                      pin_positive=opts.pin_positive) + extra
 
 
 def _optimizer(model, opts: TrainOptions, plan: dict):
@@ -128,15 +132,31 @@ def _optimizer(model, opts: TrainOptions, plan: dict):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int) -> float:
-    """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval mode)."""
-    corpus, texts, qrels = ds.corpus, ds.all_queries, ds.qrels(split)
+def teacher_qrels(teacher: dict[str, dict[str, float]], judged: dict[str, dict[str, int]], qids: Sequence[str],
+                  top: int) -> dict[str, dict[str, int]]:
+    """Validation labels when lists leave the judged document out: each query's ``top`` documents
+    in the teacher's order (judged ones left out) count as relevant."""
+    out = {}
+    for qid in qids:
+        ranked = sorted((d for d in teacher.get(qid, {}) if d not in judged.get(qid, {})),
+                        key=lambda d: -teacher[qid][d])
+        out[qid] = {d: 1 for d in ranked[:top]}
+    return out
+
+
+def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int,
+             qrels: dict[str, dict[str, int]] | None = None, skip: dict[str, dict[str, int]] | None = None) -> float:
+    """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval mode)
+    against ``qrels`` (default: the split's judgments); documents in ``skip[qid]`` are left out."""
+    corpus, texts = ds.corpus, ds.all_queries
+    qrels = ds.qrels(split) if qrels is None else qrels
+    skip = skip or {}
     model.eval()
     run = {}
     try:
         with torch.inference_mode():
             for qid in qids:
-                docs = [d for d, _ in hits[qid][:depth] if d in corpus]
+                docs = [d for d, _ in hits[qid][:depth] if d in corpus and d not in skip.get(qid, {})]
                 run[qid] = dict(zip(docs, map(float, model.score(texts[qid], [corpus[d].contents for d in docs]))))
     finally:
         model.train()
@@ -180,10 +200,16 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     teacher, teacher_s = None, 0.0
     if opts.teacher:
         t = time.monotonic()
-        pools = {q: hits[q][: opts.neg_depth] for q in ds.qrels(opts.split) if q in hits and q not in exclude}
+        # without a pinned positive, validation compares with the teacher, so it scores the held-out lists too
+        pools = {q: hits[q][: opts.neg_depth] for q in ds.qrels(opts.split)
+                 if q in hits and (q not in exclude or not opts.pin_positive)}
         teacher = teacher_scores(host, opts.teacher, ds.all_queries, pools, ds.corpus, cache=out / TEACHER_NAME)
         teacher_s = time.monotonic() - t
     extra = triple_lists(opts.extra_triples, opts.extra_limit or None) if opts.extra_triples else []
+    val_qrels = val_skip = None
+    if not opts.pin_positive:
+        val_skip = ds.qrels(opts.split)
+        val_qrels = teacher_qrels(teacher, val_skip, val_qids, VAL_TEACHER_TOP)
 
     torch.manual_seed(opts.seed)
     state = None
@@ -201,7 +227,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude), opts.batch_size, random.Random(0)))
     if steps_per_epoch == 0:
         raise ViewrankError(f"{opts.dataset} ({opts.split}): no training list could be built; each needs a judged "
-                            f"relevant document and {opts.n - 1} non-relevant BM25 hits in the top {opts.neg_depth} "
+                            f"relevant document and {opts.n - opts.pin_positive} non-relevant BM25 hits in the top {opts.neg_depth} "
                             "(lower --n, raise --neg-depth, or check the qrels)")
     upper = steps_per_epoch * opts.epochs
     budget = opts.time_budget_min * 60
@@ -233,7 +259,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
 
     def run_validation() -> None:
         t = time.monotonic()
-        score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth))
+        score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
+                                                                  val_qrels, val_skip))
         plan["eval_s"] = time.monotonic() - t
         previous = best()
         history.append({"step": step, "val_nDCG@10": round(score, 4)})

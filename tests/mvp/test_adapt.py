@@ -77,6 +77,10 @@ def test_adapt_fine_tunes_a_trained_model(tiny_bert_dir, tiny_dataset, tiny_inde
                    queries=20, host=get_host(), max_length=48)
     assert json.loads((longer / "viewrank_mvp.json").read_text())["max_length"] == 48  # saved at 48
     assert json.loads((longer / "training.json").read_text())["options"]["max_length"] == 48  # and trained at 48
+    dropped = adapt(TrainOptions(**{**opts.__dict__, "out": str(tmp_path / "drop"), "epochs": 1, "n": 2,
+                                    "pin_positive": False, "val_queries": 0}), tiny_dataset, queries=20, host=get_host())
+    report = json.loads((dropped / "training.json").read_text())  # the tiny corpus leaves too few hits to hold some out
+    assert report["steps"] > 0 and report["options"]["pin_positive"] is False
     with pytest.raises(ViewrankError, match="--max-length 8"):
         adapt(opts, tiny_dataset, queries=20, host=get_host(), max_length=8)
     with pytest.raises(ViewrankError, match="no training list could be built"):

@@ -38,6 +38,29 @@ def test_teacher_orders_the_negatives_and_pins_the_positive(tiny_dataset):
     assert held == []
 
 
+def test_lists_without_the_positive_follow_the_teacher_alone(tiny_dataset):
+    from viewrank.datasets import BeirDataset
+    from viewrank.plugins.mvp.trainer import teacher_qrels
+
+    ds = BeirDataset(tiny_dataset)
+    qid, rels = sorted(ds.qrels("test").items())[0]
+    hits = {qid: [(d, 10.0 - i) for i, d in enumerate(DOCS)]}
+    negatives = [d for d in DOCS if d not in rels]
+    teacher = {qid: {d: float(i) for i, d in enumerate(DOCS)}}  # scores the judged documents too
+    lists = beir_lists(tiny_dataset, "test", hits, 3, 5, random.Random(0), teacher, pin_positive=False)
+    assert len(lists) == 1  # one list per query, not one per positive
+    text = {ds.corpus[d].contents: d for d in DOCS}
+    order = [text[p] for p in lists[0].passages]
+    assert len(order) == 3 and not set(order) & set(rels) and set(order) <= set(negatives[:5])
+    assert order == sorted(order, key=lambda d: -teacher[qid][d]) and lists[0].ranks == (1, 2, 3)
+    with pytest.raises(ViewrankError, match="need a teacher"):
+        beir_lists(tiny_dataset, "test", hits, 3, 5, random.Random(0), pin_positive=False)
+    labels = teacher_qrels(teacher, {qid: rels}, [qid], 2)
+    assert labels == {qid: {d: 1 for d in sorted(negatives, key=lambda d: -teacher[qid][d])[:2]}}
+    with pytest.raises(ViewrankError, match="--source drop"):
+        check_options(TrainOptions(teacher=[], pin_positive=False))
+
+
 def test_validation_slice_is_seeded_and_bounded(tiny_dataset):
     assert split_validation(tiny_dataset, "test", 2, 1) == split_validation(tiny_dataset, "test", 2, 1)
     assert split_validation(tiny_dataset, "test", 0, 1) == []
