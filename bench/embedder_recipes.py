@@ -42,6 +42,9 @@ RECIPES = [  # name, extra options of `viewrank train embedder`
     ("+pretrain-bfs", ["--pretrain", "bfs", "--pretrain-steps", "20"]),
     ("+no-fn-filter", ["--fn-margin", "0"]),
     ("+distill-mvp", ["--teacher", "mvp:models/mvp-minilm", "--teacher-cache", "models/teacher-cache/scifact-mvp.json"]),
+    # hard negatives mined by the zero-shot bi-encoder (exact search over its float index, built
+    # by `viewrank encode` first when absent) instead of BM25
+    ("+dense-negatives", ["--negatives", "dense:indexes/scifact-minilm-float"]),
 ]
 MERGE = ("merge(contrastive,+pretrain-ict)", ["contrastive", "+pretrain-ict"])
 
@@ -192,6 +195,12 @@ def main() -> int:
             rows.setdefault(name, {"status": f"not trained: reached --train-until {args.train_until}"})
             continue
         out = models / name.strip("+")
+        for value in extra:  # a dense:INDEX retriever the recipe mines with: the zero-shot index, built once
+            index = ROOT / value.removeprefix("dense:")
+            if value.startswith("dense:") and not (index / "viewrank_dense_index.json").is_file():
+                build = [exe, "encode", "--embedder", "dense", "--dataset", str(DATA), "--index", str(index)]
+                print("building", index, flush=True)
+                subprocess.run(build, cwd=ROOT, check=True)
         cmd = [exe, "train", "embedder", "--output", str(out), "--dataset", str(DATA), "--bm25-index",
                str(ROOT / "indexes" / "scifact"), "--time-budget-min", str(args.budget_min),
                "--batch-size", str(args.batch_size), *result["setup"]["common"], "--seed", "0", *extra]
