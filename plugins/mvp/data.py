@@ -63,20 +63,18 @@ def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[s
             continue
         positives = [d for d, g in sorted(rels.items()) if g > 0 and d in corpus]
         negatives = [d for d, _ in hits.get(qid, [])[:neg_depth] if d not in rels and d in corpus]
-        if qid not in texts or not positives or len(negatives) < n - (1 if pin_positive else 0):
+        drawn = n - 1 if pin_positive else n
+        if qid not in texts or not positives or len(negatives) < drawn:
             continue
-        if not pin_positive:
-            scores = teacher.get(qid, {})
-            picked = [negatives[i] for i in sorted(rng.sample(range(len(negatives)), n))]
-            picked.sort(key=lambda d: -scores.get(d, float("-inf")))
-            out.append(TrainList(texts[qid], tuple(corpus[d].contents for d in picked), tuple(range(1, n + 1))))
-            continue
-        for pos in positives:
-            picked = [negatives[i] for i in sorted(rng.sample(range(len(negatives)), n - 1))]
-            if teacher is not None:
-                scores = teacher.get(qid, {})
+        scores = teacher.get(qid, {}) if teacher is not None else None
+
+        def draw() -> list[str]:
+            picked = [negatives[i] for i in sorted(rng.sample(range(len(negatives)), drawn))]
+            if scores is not None:
                 picked.sort(key=lambda d: -scores.get(d, float("-inf")))  # stable: BM25 order breaks ties
-            docs = [pos] + picked
+            return picked
+
+        for docs in ([pos] + draw() for pos in positives) if pin_positive else [draw()]:
             out.append(TrainList(texts[qid], tuple(corpus[d].contents for d in docs), tuple(range(1, n + 1))))
     return out
 

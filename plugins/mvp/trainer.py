@@ -227,7 +227,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude), opts.batch_size, random.Random(0)))
     if steps_per_epoch == 0:
         raise ViewrankError(f"{opts.dataset} ({opts.split}): no training list could be built; each needs a judged "
-                            f"relevant document and {opts.n - opts.pin_positive} non-relevant BM25 hits in the top {opts.neg_depth} "
+                            f"relevant document and {opts.n - 1 if opts.pin_positive else opts.n} non-relevant BM25 hits in the top {opts.neg_depth} "
                             "(lower --n, raise --neg-depth, or check the qrels)")
     upper = steps_per_epoch * opts.epochs
     budget = opts.time_budget_min * 60
@@ -260,7 +260,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     def run_validation() -> None:
         t = time.monotonic()
         score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
-                                                                  val_qrels, val_skip))
+                                                           val_qrels, val_skip))
         plan["eval_s"] = time.monotonic() - t
         previous = best()
         history.append({"step": step, "val_nDCG@10": round(score, 4)})
