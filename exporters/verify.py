@@ -4,7 +4,9 @@ The export's parity gate judged its graphs on the exporting machine; int8 kernel
 instruction set (see :mod:`viewrank.plugins.onnx_runtime.cpu`) and files can be damaged in transit. This
 re-checks both on the machine at hand, without writing anything: every file against
 ``manifest.json``, then the parity gate of each variant that can run here against the PyTorch
-model the directory was exported from (``source`` in its config, or ``--model``).
+model the directory was exported from (``source`` in its config, or ``--model``). Both export
+formats are checked the same way: an ONNX folder (``viewrank_onnx.json``) runs its graphs in ONNX
+Runtime, an OpenVINO folder (``viewrank_openvino.json``) in OpenVINO, each with its exporter's gate.
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
     ``host`` builds the PyTorch model (the command passes its context's host)."""
     from viewrank.exporters.artifacts import MANIFEST, verify_manifest
     from viewrank.plugins.onnx_runtime.cpu import cpu_info
-    from viewrank.exporters.onnx_export import gate_reports
-    from viewrank.plugins.onnx_runtime.runtime import load_config
 
     folder = Path(export_dir)
-    cfg = load_config(folder)
+    cfg, gate_reports = _export_format(folder)
     if not (folder / MANIFEST).is_file():
         raise ViewrankError(f"{folder}: {MANIFEST} missing; cannot tell whether its files are the exported ones")
     problems = verify_manifest(folder)
@@ -49,6 +49,25 @@ def verify_export(export_dir: str | Path, model_spec: str | None = None, variant
                                          parity_data, parity_queries)
     return {"dir": str(folder), "source": spec, "cpu": cpu_info(), "gate_cpu": cfg.get("parity_cpu"),
             "queries": parity_queries, "reports": reports, "failures": failures, "passed": not failures}
+
+
+def _export_format(folder: Path) -> tuple[dict, Any]:
+    """``(config, gate_reports)`` of the format whose runtime config the folder holds."""
+    from viewrank.plugins.onnx_runtime.runtime import CONFIG_NAME as ONNX_CONFIG
+    from viewrank.plugins.openvino_runtime.runtime import CONFIG_NAME as OPENVINO_CONFIG
+
+    if (folder / OPENVINO_CONFIG).is_file():
+        from viewrank.exporters.openvino_export import gate_reports
+        from viewrank.plugins.openvino_runtime.runtime import load_config
+
+        return load_config(folder), gate_reports
+    if not (folder / ONNX_CONFIG).is_file():
+        raise ViewrankError(f"{folder} is not an export of `viewrank export onnx` or `viewrank export openvino` "
+                            f"(neither {ONNX_CONFIG} nor {OPENVINO_CONFIG} is there)")
+    from viewrank.exporters.onnx_export import gate_reports
+    from viewrank.plugins.onnx_runtime.runtime import load_config
+
+    return load_config(folder), gate_reports
 
 
 def source_model(folder: Path, cfg: dict, model_spec: str | None = None, *,

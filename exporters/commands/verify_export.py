@@ -12,8 +12,8 @@ from viewrank.context import Context
 
 
 def register(sub: argparse._SubParsersAction, context: Context) -> None:
-    p = sub.add_parser("verify-export", help="re-check an exported ONNX dir here: file hashes and the parity gate")
-    p.add_argument("dir", help="a directory written by `viewrank export onnx`")
+    p = sub.add_parser("verify-export", help="re-check an exported ONNX or OpenVINO dir here: file hashes and the parity gate")
+    p.add_argument("dir", help="a directory written by `viewrank export onnx` or `viewrank export openvino`")
     p.add_argument("--model", default=None, help="PyTorch model spec to compare with (default: the export's source)")
     p.add_argument("--variant", action="append", default=None, help="check only this variant (repeatable)")
     p.add_argument("--parity-data", default=None, help="BEIR SciFact dir (default: scifact under --data)")
