@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 RUNTIME_CONFIG = CONFIG_NAME  # viewrank_openvino.json: the marker staged_save moves last
 FP32_XML = "openvino_model.xml"
 INT8_XML = "openvino_model_int8.xml"
+BF16_VARIANTS = ("bf16", "int8-bf16")  # judged by the int8 limits (onnx_export.variant_limits)
 TRACED = "_traced.onnx"  # the ONNX exporter's graph, converted and then removed
 AC_MAX_ITERATIONS = 5  # accuracy-aware rounds (each re-evaluates the int8 graph on the train sample)
 # Static int8 fixes activation ranges at export: a test text outside the train texts' ranges moves
@@ -70,6 +71,7 @@ def check_options(opts: OpenVinoOptions) -> None:
         raise ViewrankError(f"unknown overflow fix {opts.int8_overflow_fix!r}; choose one of {', '.join(OVERFLOW_FIX)}")
     if opts.int8_keep_fp32 is not None and not opts.int8:
         raise ViewrankError("int8_keep_fp32 (--int8-keep-fp32) chooses nodes of the int8 graph: add int8 (--int8)")
+    _check_bf16(opts)
     if opts.int8_keep_fp32 is not None:
         import re
 
@@ -78,6 +80,16 @@ def check_options(opts: OpenVinoOptions) -> None:
                 re.compile(pattern)
             except re.error as exc:
                 raise ViewrankError(f"--int8-keep-fp32: {pattern!r} is not a regular expression ({exc})") from None
+
+
+def _check_bf16(opts: OpenVinoOptions) -> None:
+    from viewrank.plugins.onnx_runtime.cpu import describe, native_bf16
+
+    if opts.bf16 and not native_bf16():
+        raise ViewrankError(f"--bf16: this CPU ({describe()}) has no native bf16 (AMX or AVX512-BF16), so the gate "
+                            f"would judge fp32 arithmetic under the bf16 name; export it on a CPU that has it")
+    if opts.bf16 and not opts.parity:
+        raise ViewrankError("--bf16 variants exist to be judged by the gate: drop --no-parity")
 
 
 def _patterns(value: str | None) -> list[str]:
@@ -148,6 +160,9 @@ def _write_export(tmp: Path, spec: str, kind: str, model: Any, config: "OnnxConf
     if opts.int8:
         cfg["int8"] = _int8_variant(tmp, kind, config, opts, context)
         cfg["variants"]["int8"] = INT8_XML
+    if opts.bf16:  # the same IR files computed in bf16: the runtime reads the precision per variant
+        cfg["variants"].update({"bf16": FP32_XML, **({"int8-bf16": INT8_XML} if opts.int8 else {})})
+        cfg["precision"] = {v: "bf16" for v in BF16_VARIANTS if v in cfg["variants"]}
     hf_config = {k: v for k, v in backbone.config.to_dict().items() if k != "_name_or_path"}
     write_json(tmp / "config.json", hf_config)
     write_json(tmp / RUNTIME_CONFIG, cfg)

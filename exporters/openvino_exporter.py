@@ -28,6 +28,7 @@ class OpenVinoOptions:
     int8_recovery: str = "accuracy-aware"  # when plain NNCF int8 misses the gate's criteria on train
     int8_keep_fp32: str | None = None  # regexes of IR node names NNCF leaves in fp32 (nncf.IgnoredScope)
     int8_overflow_fix: str = "enable"  # 7-bit weights everywhere: no u8 x s8 saturation without VNNI
+    bf16: bool = False  # also gate the bf16 variants (native bf16 CPUs only)
     max_length: int | None = None
     opset: int = 17
     parity: bool = True
@@ -52,6 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--int8-overflow-fix", choices=tuple(OVERFLOW_FIX), default="enable",
                    help="7-bit weights in every layer ('enable', default: safe on CPUs without VNNI, whose "
                         "u8 x s8 kernels can saturate), in the first layer only, or nowhere (VNNI/AMX targets)")
+    p.add_argument("--bf16", action="store_true",
+                   help="also gate bf16 variants: 'bf16' (the fp32 IR computed in bf16) and, with --int8, "
+                        "'int8-bf16' (the int8 IR with its other operations in bf16); needs a CPU with native "
+                        "bf16 (AMX or AVX512-BF16), where OpenVINO would otherwise pick bf16 unjudged")
     p.add_argument("--max-length", type=int, default=None, help="token limit stored for the runtime tokenizer")
     p.add_argument("--opset", type=int, default=17, help="opset of the traced ONNX graph that OpenVINO converts")
     p.add_argument("--no-parity", dest="parity", action="store_false",

@@ -13,7 +13,7 @@ import os
 import platform
 from functools import lru_cache
 
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 @lru_cache(maxsize=1)
@@ -58,6 +58,12 @@ def int8_family(flags: set[str] | frozenset[str]) -> str:
     if "avx2" in flags:
         return "avx2 (no VNNI)"
     return "other"
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16): where OpenVINO's CPU
+    plugin runs bf16 on its own unless told otherwise, and where a ``bf16`` variant pays."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_info()["flags"]))
 
 
 def describe() -> str:

@@ -10,7 +10,7 @@ from functools import partial
 
 from viewrank import hookimpl
 
-HELP = "DIR[@variant=int8,threads=N]"
+HELP = "DIR[@variant=int8,threads=N,streams=S]"
 
 
 def _options(arg: str | None, context) -> tuple[str, dict]:
@@ -24,7 +24,10 @@ def _options(arg: str | None, context) -> tuple[str, dict]:
         raise ViewrankError(f"openvino:{arg}: threads= takes a whole number") from None
     if threads < 1:
         raise ViewrankError(f"openvino:{arg}: threads= must be at least 1")
-    return model, {**options, "threads": threads}
+    streams = options.get("streams", "1")
+    if not streams.isdigit() or not 1 <= int(streams) <= threads:
+        raise ViewrankError(f"openvino:{arg}: streams= takes a whole number from 1 to the threads ({threads})")
+    return model, {**options, "threads": threads, "streams": int(streams)}
 
 
 def make_embedder(arg: str | None, context):
@@ -38,7 +41,12 @@ def make_reranker(arg: str | None, context):
     from viewrank.plugins.onnx_runtime.reranker import graph_reranker
     from viewrank.plugins.openvino_runtime.runtime import OvModel
 
+    from viewrank.errors import ViewrankError
+
     model, options = _options(arg, context)
+    if options["streams"] != 1:  # a reranker scores one list per call: one request, all threads
+        raise ViewrankError(f"openvino:{arg}: streams= is for embedders (batches in parallel); a reranker "
+                            f"scores each list in one call")
     return graph_reranker(OvModel(model, **options), model)
 
 

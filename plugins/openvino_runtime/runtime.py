@@ -3,9 +3,10 @@
 The IR is read once, its inputs set to dynamic ``[batch, sequence]`` (``model.reshape``) and
 compiled once, so batches of any size and length run without a recompile. Threads come from the
 caller (the context's settings in ``openvino:DIR``, or ``threads=N``): ``INFERENCE_NUM_THREADS``
-on the core. The precision is pinned to f32 (``INFERENCE_PRECISION_HINT``): on CPUs with AMX or
-AVX512-BF16 OpenVINO would otherwise run the fp32 graph in bf16, which is not what the parity
-gate judged. The int8 graph holds NNCF's FakeQuantize nodes, which the CPU plugin turns into int8
+on the core. The precision (``INFERENCE_PRECISION_HINT``) is the variant's: f32 for ``fp32`` and
+``int8`` (on CPUs with AMX or AVX512-BF16 OpenVINO would otherwise run them in bf16, which their
+gate did not judge), bf16 for the ``bf16`` and ``int8-bf16`` variants that ``--bf16`` exports
+gate as such (the export's ``precision`` map). The int8 graph holds NNCF's FakeQuantize nodes, which the CPU plugin turns into int8
 kernels. Tokenisation is the ``onnx:DIR`` runtime's (:meth:`OnnxModel.encode`: the exported
 ``tokenizer.json``, same padding and truncation), so both runtimes feed a graph identical inputs.
 """
@@ -19,11 +20,12 @@ from typing import Sequence
 import numpy as np
 
 from viewrank.errors import ViewrankError
+from viewrank.plugins.onnx_runtime.cpu import native_bf16
 from viewrank.plugins.onnx_runtime.runtime import OnnxModel, warn_other_int8_kernels
 
 CONFIG_NAME = "viewrank_openvino.json"
 DEVICE = "CPU"
-OPTIONS = ("variant", "threads")
+OPTIONS = ("variant", "threads", "streams")
 
 
 def load_config(model_dir: str | Path) -> dict:
@@ -53,7 +55,7 @@ class OvModel(OnnxModel):
     """
 
     def __init__(self, model_dir: str | Path, variant: str = "fp32", threads: int | None = None,
-                 xml: str | None = None, compiled=None) -> None:
+                 xml: str | None = None, compiled=None, streams: int = 1) -> None:
         from tokenizers import Tokenizer
 
         ov = import_openvino()
@@ -64,26 +66,35 @@ class OvModel(OnnxModel):
             files[variant] = xml
         if variant not in files:
             raise ViewrankError(f"{self.dir} has no {variant!r} graph; exported variants: {', '.join(sorted(files))}")
-        self.variant, self.threads = variant, threads
+        self.variant, self.threads, self.streams = variant, threads, int(streams)
         self.max_length = int(self.config["max_length"])
         self.inputs = list(self.config["inputs"])
         tok = Tokenizer.from_file(str(self.dir / "tokenizer.json"))
         tok.enable_truncation(self.max_length, strategy="longest_first")
         tok.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)), pad_token=self.config.get("pad_token", "[PAD]"))
         self.tokenizer = tok
+        self.precision = str(self.config.get("precision", {}).get(variant, "f32"))
         if compiled is None:
             core = ov.Core()
-            props = {"INFERENCE_PRECISION_HINT": "f32"}
+            props = {"INFERENCE_PRECISION_HINT": self.precision}
             if threads:
                 props["INFERENCE_NUM_THREADS"] = int(threads)
             core.set_property(DEVICE, props)
             model = core.read_model(str(self.dir / files[variant]))
             model.reshape({port.get_any_name(): ov.PartialShape([-1, -1]) for port in model.inputs})
-            compiled = core.compile_model(model, DEVICE, {"PERFORMANCE_HINT": "LATENCY"})
+            hint = ({"PERFORMANCE_HINT": "LATENCY"} if self.streams == 1 else
+                    {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.streams})
+            compiled = core.compile_model(model, DEVICE, hint)
         self.use(compiled)
         self.providers = [f"OpenVINO {DEVICE}"]
-        if variant == "int8":
+        if variant.startswith("int8"):
             warn_other_int8_kernels(self.config, f"{self.dir} ({variant})")
+        if self.precision == "bf16" and not native_bf16():
+            import logging
+
+            logging.getLogger("viewrank.openvino").warning(
+                f"{self.dir} ({variant}): this CPU has no native bf16, so OpenVINO computes the variant in f32 "
+                f"(slower than its gate measured, not less accurate)")
 
     def use(self, compiled) -> None:
         """Run ``compiled`` (an ``openvino.CompiledModel`` of this folder's graph) from now on."""
@@ -98,12 +109,12 @@ class OvModel(OnnxModel):
 def parse_arg(arg: str | None) -> tuple[str, dict[str, str]]:
     """``"DIR@variant=int8,threads=2"`` -> ``("DIR", {"variant": "int8", "threads": "2"})``."""
     if not arg:
-        raise ViewrankError("openvino needs a directory: openvino:DIR[@variant=int8,threads=N]")
+        raise ViewrankError("openvino needs a directory: openvino:DIR[@variant=int8,threads=N,streams=S]")
     model, sep, rest = arg.rpartition("@") if "@" in arg else (arg, "", "")
     options: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))) if sep else ():
         key, eq, value = part.partition("=")
         if not eq or key not in OPTIONS:
-            raise ViewrankError(f"bad option {part!r} in openvino:{arg}; known: variant=, threads=")
+            raise ViewrankError(f"bad option {part!r} in openvino:{arg}; known: variant=, threads=, streams=")
         options[key] = value
     return model, options

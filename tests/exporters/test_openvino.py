@@ -65,6 +65,51 @@ def test_dense_export_fp32_matches_torch_and_int8_is_gated(dense_ov, tiny_dense)
     assert not list(dense_ov.parent.glob(".dense.*"))  # staged_save's build folder is gone
 
 
+@pytest.mark.slow  # an fp32 + int8 + two bf16 export where the CPU has bf16: about 8 s
+def test_bf16_variants_are_gated_where_the_cpu_computes_bf16(tiny_dense, tmp_path):
+    from viewrank.plugins.onnx_runtime.cpu import native_bf16
+
+    with pytest.raises(ViewrankError, match="drop --no-parity"):
+        ov_export(f"dense:{tiny_dense}", tmp_path / "unjudged", bf16=True, parity=False)
+    out = tmp_path / "bf16"
+    if not native_bf16():  # the gate would judge f32 arithmetic under the bf16 name
+        with pytest.raises(ViewrankError, match="no native bf16"):
+            ov_export(f"dense:{tiny_dense}", out, bf16=True)
+        assert not out.exists() and not (tmp_path / "unjudged").exists()
+        return
+    ov_export(f"dense:{tiny_dense}", out, int8=True, bf16=True, calibration_queries=5)
+    cfg = json.loads((out / "viewrank_openvino.json").read_text())
+    assert cfg["variants"] == {"fp32": "openvino_model.xml", "int8": "openvino_model_int8.xml",
+                               "bf16": "openvino_model.xml", "int8-bf16": "openvino_model_int8.xml"}
+    assert cfg["precision"] == {"bf16": "bf16", "int8-bf16": "bf16"}
+    assert all(cfg["parity"][v]["passed"] for v in cfg["variants"])
+    want = get_host().embedder(f"dense:{tiny_dense}").embed(TEXTS)
+    runs = {v: get_host().embedder(f"openvino:{out}@variant={v}") for v in ("fp32", "bf16")}
+    assert {v: r.ov.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() for v, r in runs.items()} == \
+        {"fp32": "f32", "bf16": "bf16"}
+    diff = np.abs(runs["bf16"].embed(TEXTS) - want).max()
+    assert 1e-5 < diff <= cfg["int8_atol"]  # bf16 rounding moved the vectors, within the gate's limit
+
+
+@pytest.mark.slow  # uses dense_ov (see above); two gates in OpenVINO, about 4 s
+def test_verify_export_checks_an_openvino_folder_with_openvino(dense_ov, tmp_path):
+    from viewrank.exporters.verify import verify_export
+
+    report = verify_export(dense_ov, parity_queries=3, host=get_host())
+    assert report["passed"] and set(report["reports"]) == {"fp32", "int8"}
+    assert report["reports"]["fp32"]["max_abs_diff"] < 1e-4 and report["source"].startswith("dense:")
+    copy = tmp_path / "copy"
+    shutil.copytree(dense_ov, copy)
+    with open(copy / "openvino_model_int8.bin", "r+b") as fh:
+        fh.seek(64)
+        fh.write(b"\x00\x01\x02")
+    with pytest.raises(ViewrankError, match="openvino_model_int8.bin: sha256 differs"):
+        verify_export(copy, parity_queries=3, host=get_host())
+    (copy / "viewrank_openvino.json").unlink()
+    with pytest.raises(ViewrankError, match="neither viewrank_onnx.json nor viewrank_openvino.json"):
+        verify_export(copy, parity_queries=3, host=get_host())
+
+
 @pytest.mark.slow  # uses dense_ov (see above)
 def test_runtime_compiles_once_for_any_shape_and_takes_threads_from_settings(dense_ov):
     from viewrank.context import Context
@@ -82,6 +127,23 @@ def test_runtime_compiles_once_for_any_shape_and_takes_threads_from_settings(den
     one = make_embedder(str(dense_ov), Context(get_host(), Settings.resolve(threads=1)))
     assert one.ov.threads == 1 and int(one.ov.compiled.get_property("INFERENCE_NUM_THREADS")) == 1
     assert get_host().embedder(f"openvino:{dense_ov}@threads=1").ov.threads == 1
+
+
+@pytest.mark.slow  # uses dense_ov (see above)
+def test_streams_run_batches_in_parallel_with_the_same_vectors(dense_ov):
+    many = TEXTS * 12  # 72 texts: three batches of 32 or fewer
+    one = get_host().embedder(f"openvino:{dense_ov}@threads=2")
+    two = get_host().embedder(f"openvino:{dense_ov}@threads=2,streams=2")
+    assert str(two.ov.compiled.get_property("PERFORMANCE_HINT")) == "THROUGHPUT"
+    assert int(two.ov.compiled.get_property("NUM_STREAMS")) == 2
+    np.testing.assert_allclose(two.embed(many), one.embed(many), atol=1e-5)
+    np.testing.assert_allclose(two.embed(many, role="query")[:6], one.embed(TEXTS, role="query"), atol=1e-5)
+    with pytest.raises(ViewrankError, match="streams= takes a whole number from 1 to the threads"):
+        get_host().embedder(f"openvino:{dense_ov}@threads=2,streams=3")
+    with pytest.raises(ViewrankError, match="a whole number"):
+        get_host().embedder(f"openvino:{dense_ov}@streams=two")
+    with pytest.raises(ViewrankError, match="streams= is for embedders"):
+        get_host().reranker(f"openvino:{dense_ov}@threads=2,streams=2")
 
 
 @pytest.mark.parametrize("kind", ["cross-encoder", "mvp"])
