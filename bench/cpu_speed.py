@@ -22,7 +22,8 @@ copied into the JSON)::
     viewrank export openvino dense --output exports/bench18/ov-minilm --int8
     viewrank export onnx mvp:models/mvp-minilm --output exports/bench18/onnx-mvp --int8 [--no-parity]
     viewrank export openvino mvp:models/mvp-minilm --output exports/bench18/ov-mvp --int8
-    # cross-encoder: --ce-model DIR (an untrained one is made from MiniLM when none exists: speed only)
+    # cross-encoder: --ce-model DIR --ce-note "how it was trained" (e.g. `viewrank train cross-encoder
+    # --max-steps 1`: an untrained head, for speed only)
     python bench/cpu_speed.py calibration --out-dir exports/bench18/calibration   # SciFact train texts
     PY_ONNX bench/cpu_speed.py st-prepare --backend onnx --model MINILM --out-dir exports/bench18/st/onnx
     PY_OV bench/cpu_speed.py st-prepare --backend openvino --model MINILM --out-dir exports/bench18/st/openvino \\
@@ -73,13 +74,33 @@ def uptime() -> str:
 ST_ROWS = {  # row name -> (backend, file_name in the prepared folder or None)
     "ST torch": ("torch", None),
     "ST onnx": ("onnx", "onnx/model.onnx"),
-    "ST onnx int8 (dynamic, avx2 config)": ("onnx", "onnx/model_quint8_avx2.onnx"),
+    "ST onnx int8 (dynamic)": ("onnx", "onnx/model_*int8_*.onnx"),
     "ST openvino": ("openvino", "openvino/openvino_model.xml"),
     "ST openvino int8 (static)": ("openvino", "openvino/openvino_model_qint8_quantized.xml"),
+    # what a user gets without ov_config: OpenVINO's own precision choice (bf16 on AMX/AVX512-BF16 CPUs)
+    "ST openvino (OpenVINO default precision)": ("openvino", "openvino/openvino_model.xml"),
+    "ST openvino int8 (static, OpenVINO default precision)": ("openvino", "openvino/openvino_model_qint8_quantized.xml"),
 }
+ST_DEFAULT_PRECISION = "OpenVINO default precision"  # rows without the f32 pin the other rows share
 
 
-def _st_model(path: str, backend: str, file_name: str | None, threads: int):
+def st_quant_config() -> str:
+    """The dynamic int8 config sentence-transformers' docs tell a user to pick for this CPU:
+    avx512_vnni where the CPU has it (the AMX machines too), else avx512, else avx2."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    flags = set(text.split("flags")[1].split("\n")[0].split()) if "flags" in text else set()
+    return "avx512_vnni" if "avx512_vnni" in flags else "avx512" if "avx512f" in flags else "avx2"
+
+
+def _st_file(folder: str, pattern: str) -> str:
+    """The one file of the prepared folder that ``pattern`` matches (relative to the folder)."""
+    found = sorted(Path(folder).glob(pattern))
+    if len(found) != 1:
+        raise SystemExit(f"{folder}: expected one file matching {pattern!r}, found {[p.name for p in found]}")
+    return found[0].relative_to(folder).as_posix()
+
+
+def _st_model(path: str, backend: str, file_name: str | None, threads: int, pin_f32: bool = True):
     from sentence_transformers import SentenceTransformer
 
     kwargs = {}
@@ -90,8 +111,10 @@ def _st_model(path: str, backend: str, file_name: str | None, threads: int):
         so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
         kwargs = {"provider": "CPUExecutionProvider", "session_options": so}
     elif backend == "openvino":
-        kwargs = {"ov_config": {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
-                                "PERFORMANCE_HINT": "LATENCY"}}
+        ov_config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        if pin_f32:
+            ov_config["INFERENCE_PRECISION_HINT"] = "f32"
+        kwargs = {"ov_config": ov_config}
     if file_name:
         kwargs["file_name"] = file_name
     return SentenceTransformer(path, backend=backend, device="cpu", model_kwargs=kwargs)
@@ -125,7 +148,7 @@ def st_prepare(args: argparse.Namespace) -> int:
     model = _st_model(args.model, args.backend, None, args.threads)
     if args.backend == "onnx":
         model.save_pretrained(str(out))
-        export_dynamic_quantized_onnx_model(model, "avx2", str(out))
+        export_dynamic_quantized_onnx_model(model, st_quant_config(), str(out))
     else:
         from optimum.intel import OVQuantizationConfig
 
@@ -150,7 +173,9 @@ def st_worker(args: argparse.Namespace) -> int:
     data = json.loads(Path(args.inputs).read_text(encoding="utf-8"))
     backend, file_name = ST_ROWS[args.row]
     folder = args.model if file_name is None else args.prepared[backend]
-    model = _st_model(folder, backend, file_name, args.threads)
+    if file_name and "*" in file_name:
+        file_name = _st_file(folder, file_name)
+    model = _st_model(folder, backend, file_name, args.threads, pin_f32=ST_DEFAULT_PRECISION not in args.row)
     model.encode(data["passages"][:WARMUP], batch_size=32)
     load_before = load()
     t = time.perf_counter()
@@ -214,6 +239,12 @@ def gate_summary(folder: Path) -> dict:
                            for v, r in (cfg.get("parity") or {}).items()} or "not gated (--no-parity)"
             return out
     return {"dir": str(folder), "missing": True}
+
+
+def bf16_variants(folder: Path) -> list[str]:
+    """The bf16 variants an OpenVINO export holds (``viewrank export openvino --bf16``)."""
+    variants = gate_summary(folder).get("variants") or {}
+    return [v for v in ("bf16", "int8-bf16") if v in variants]
 
 
 def gate_label(folder: Path, variant: str) -> str:
@@ -292,7 +323,8 @@ def run(args: argparse.Namespace) -> int:
         pvec, qvec = np.load(result + ".passages.npy"), np.load(result + ".queries.npy")
         record("MiniLM embedder", name, len(passages) / info["seconds"], "passages/s", None,
                ndcg(queries, lists, qrels, cosine_scores(pvec, qvec)), info["load_before"],
-               f"sentence-transformers {info['sentence_transformers']} ({Path(python).parent.parent.name})")
+               f"sentence-transformers {info['sentence_transformers']} ({Path(python).parent.parent.name}): "
+               f"{info['model']}")
 
     def ct2_row(compute_type: str) -> None:
         """CTranslate2's BERT encoder on the same MiniLM weights (issue #18 item 4): converted once
@@ -366,14 +398,20 @@ def run(args: argparse.Namespace) -> int:
                      f"onnx:{onnx_dir}@variant=int8,{threads},providers=CPUExecutionProvider")
         embedder_row("OpenVINO fp32", f"openvino:{ov_dir}@variant=fp32,{threads}")
         embedder_row(f"OpenVINO int8 [{gate_label(ov_dir, 'int8')}]", f"openvino:{ov_dir}@variant=int8,{threads}")
+        for variant in bf16_variants(ov_dir):
+            embedder_row(f"OpenVINO {variant} [{gate_label(ov_dir, variant)}]",
+                         f"openvino:{ov_dir}@variant={variant},{threads}")
+        if args.threads > 1:  # the int8 graphs again on two throughput streams (one thread each)
+            for variant in ["int8"] + [v for v in bf16_variants(ov_dir) if v.startswith("int8")]:
+                embedder_row(f"OpenVINO {variant} [{gate_label(ov_dir, variant)}], streams=2",
+                             f"openvino:{ov_dir}@variant={variant},{threads},streams=2")
         for name in ST_ROWS:
             st_row(name)
         if not args.no_ct2:
             ct2_row("float32")
             ct2_row("int8")
     for key, label, torch_spec, note in (("mvp", "MVP (encoder, trained)", f"mvp:{args.mvp_model}", ""),
-                                         ("ce", "cross-encoder (UNTRAINED)", f"cross-encoder:{args.ce_model}",
-                                          "untrained head: speed only")):
+                                         ("ce", "cross-encoder", f"cross-encoder:{args.ce_model}", args.ce_note)):
         if key not in args.models:
             continue
         onnx_dir, ov_dir = export_dir(f"onnx-{key}"), export_dir(f"ov-{key}")
@@ -385,6 +423,9 @@ def run(args: argparse.Namespace) -> int:
         reranker_row(label, "OpenVINO fp32", f"openvino:{ov_dir}@variant=fp32,{threads}", note)
         reranker_row(label, f"OpenVINO int8 [{gate_label(ov_dir, 'int8')}]",
                      f"openvino:{ov_dir}@variant=int8,{threads}", note)
+        for variant in bf16_variants(ov_dir):
+            reranker_row(label, f"OpenVINO {variant} [{gate_label(ov_dir, variant)}]",
+                         f"openvino:{ov_dir}@variant={variant},{threads}", note)
 
     info = cpu_info()
     flags = set(Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split()) \
@@ -436,7 +477,7 @@ def targets(rows: list[dict]) -> dict:
         return max(cands, key=lambda r: r["throughput"], default=None)
 
     out = {}
-    for model, goal in (("MiniLM embedder", 3.0), ("MVP (encoder, trained)", 2.5), ("cross-encoder (UNTRAINED)", 3.0)):
+    for model, goal in (("MiniLM embedder", 3.0), ("MVP (encoder, trained)", 2.5), ("cross-encoder", 3.0)):
         torch_row = next((r for r in measured if r["model"] == model and r["backend"] == "torch fp32"), None)
         if torch_row is None:
             continue
@@ -496,6 +537,8 @@ def main() -> int:
     r.add_argument("--models", nargs="+", default=["embedder", "mvp", "ce"], choices=("embedder", "mvp", "ce"))
     r.add_argument("--mvp-model", default="models/mvp-minilm")
     r.add_argument("--ce-model", default="exports/bench18/ce-untrained")
+    r.add_argument("--ce-note", default="untrained head: speed only",
+                   help="what the cross-encoder rows say of the model (how it was trained)")
     r.add_argument("--minilm", default=None, help="MiniLM folder for sentence-transformers (default: what `dense` resolves)")
     r.add_argument("--data", default="../shared/data/scifact")
     r.add_argument("--index", default="indexes/scifact")
