@@ -179,6 +179,19 @@ def training_device(name: str) -> torch.device:
     return device
 
 
+def check_bf16(device: torch.device) -> None:
+    """``--bf16`` only where bf16 is computed natively: elsewhere autocast emulates it, slower than fp32."""
+    if device.type == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            raise ViewrankError(f"--bf16: {torch.cuda.get_device_name(device)} does not compute bf16")
+        return
+    from viewrank.plugins.onnx_runtime.cpu import describe, native_bf16
+
+    if not native_bf16():
+        raise ViewrankError(f"--bf16: this CPU ({describe()}) has no native bf16 (AMX or AVX512-BF16); "
+                            f"torch would emulate it, slower than fp32")
+
+
 def train(opts: TrainOptions, host: "PluginHost") -> Path:
     """Train, checkpointing every ``checkpoint_every`` steps into ``OUT/checkpoint``; returns OUT.
 
@@ -187,6 +200,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     check_options(opts)
     infer_length = opts.infer_max_length or opts.max_length
     device = training_device(opts.device)
+    if opts.bf16:
+        check_bf16(device)
     host.context.settings.with_(threads=max(1, opts.threads)).apply_threads()
     out = Path(opts.out)
     ckpt = out / "checkpoint"
@@ -297,9 +312,10 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             ts = time.monotonic()
             inputs, ranks = collate(model, items)
             inputs, ranks = {k: v.to(device) for k, v in inputs.items()}, ranks.to(device)
-            scores, anchors = model.score_lists(**inputs)
-            loss, parts = mvp_loss(scores, anchors, ranks, opts.temperature, opts.orth_weight, opts.double_softmax,
-                                   opts.target_temperature or None)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=opts.bf16):
+                scores, anchors = model.score_lists(**inputs)
+            loss, parts = mvp_loss(scores.float(), anchors.float(), ranks, opts.temperature, opts.orth_weight,
+                                   opts.double_softmax, opts.target_temperature or None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

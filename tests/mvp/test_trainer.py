@@ -107,3 +107,21 @@ def test_cli_passes_every_flag_to_the_trainer(tiny_bert_dir, tiny_dataset, tmp_p
     report = json.loads((out / "training.json").read_text())
     assert {k: report["options"][k] for k in ("m", "max_length", "n", "seed", "teacher", "kind")} == \
         {"m": 2, "max_length": 32, "n": 3, "seed": 7, "teacher": ["none"], "kind": "mvp"}
+
+
+def test_bf16_trains_where_the_cpu_computes_it_and_is_refused_elsewhere(tiny_bert_dir, tiny_dataset, tmp_path):
+    from viewrank.plugins.onnx_runtime.cpu import native_bf16
+
+    opts = options(tiny_bert_dir, tiny_dataset, tmp_path / "bf16", bf16=True)
+    if not native_bf16():  # autocast would emulate bf16, slower than fp32
+        with pytest.raises(ViewrankError, match="--bf16: this CPU .* has no native bf16"):
+            train(opts, get_host())
+        return
+    out = train(opts, get_host())
+    report = json.loads((out / "training.json").read_text())
+    assert report["steps"] == 4 and report["options"]["bf16"] is True
+    fp32 = weights(train(options(tiny_bert_dir, tiny_dataset, tmp_path / "fp32"), get_host()))
+    got = weights(out)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in got.values())  # autocast: fp32 weights
+    # bf16 rounding in the forward pass gave other gradients: the weights differ from the fp32 run's
+    assert any(not torch.allclose(got[k], fp32[k], atol=1e-6) for k in got)
