@@ -3,6 +3,8 @@
 - ``--hits K``: how many results a command returns or keeps per query.
 - ``--output PATH``: where a command writes (a file or a folder, as its help says).
 - ``--json``: print JSON on stdout instead of a table (a switch, never a path).
+- ``--bf16``: compute in bf16 where the hardware does so natively (``train``: torch autocast;
+  ``export openvino``: bf16 variants, gated), refused elsewhere.
 
 Old names stay for one release as deprecated aliases: :func:`add_deprecated_alias` registers
 them hidden from ``--help``; using one warns on stderr and names the new flag.
