@@ -241,10 +241,15 @@ def gate_summary(folder: Path) -> dict:
     return {"dir": str(folder), "missing": True}
 
 
-def bf16_variants(folder: Path) -> list[str]:
-    """The bf16 variants an OpenVINO export holds (``viewrank export openvino --bf16``)."""
-    variants = gate_summary(folder).get("variants") or {}
-    return [v for v in ("bf16", "int8-bf16") if v in variants]
+def bf16_variants(folder: Path) -> list[tuple[Path, str]]:
+    """``(folder, variant)`` for the bf16 variants of an OpenVINO export (``viewrank export openvino
+    --bf16``), and of ``FOLDER-bf16`` beside it when that exists (a ``--bf16`` export without
+    ``--int8``: where the int8-bf16 variant failed its gate, the whole ``--int8 --bf16`` export was refused)."""
+    found = []
+    for where in (folder, folder.with_name(folder.name + "-bf16")):
+        variants = gate_summary(where).get("variants") or {} if where.is_dir() else {}
+        found += [(where, v) for v in ("bf16", "int8-bf16") if v in variants]
+    return found
 
 
 def gate_label(folder: Path, variant: str) -> str:
@@ -392,19 +397,21 @@ def run(args: argparse.Namespace) -> int:
     if "embedder" in args.models:
         onnx_dir, ov_dir = export_dir("onnx-minilm"), export_dir("ov-minilm")
         gates["MiniLM embedder"] = {"onnx": gate_summary(onnx_dir), "openvino": gate_summary(ov_dir)}
+        if ov_dir.with_name(ov_dir.name + "-bf16").is_dir():
+            gates["MiniLM embedder"]["openvino-bf16"] = gate_summary(ov_dir.with_name(ov_dir.name + "-bf16"))
         embedder_row("torch fp32", "dense")
         embedder_row("ORT fp32", f"onnx:{onnx_dir}@variant=fp32,{threads},providers=CPUExecutionProvider")
         embedder_row(f"ORT int8 [{gate_label(onnx_dir, 'int8')}]",
                      f"onnx:{onnx_dir}@variant=int8,{threads},providers=CPUExecutionProvider")
         embedder_row("OpenVINO fp32", f"openvino:{ov_dir}@variant=fp32,{threads}")
         embedder_row(f"OpenVINO int8 [{gate_label(ov_dir, 'int8')}]", f"openvino:{ov_dir}@variant=int8,{threads}")
-        for variant in bf16_variants(ov_dir):
-            embedder_row(f"OpenVINO {variant} [{gate_label(ov_dir, variant)}]",
-                         f"openvino:{ov_dir}@variant={variant},{threads}")
-        if args.threads > 1:  # the int8 graphs again on two throughput streams (one thread each)
-            for variant in ["int8"] + [v for v in bf16_variants(ov_dir) if v.startswith("int8")]:
-                embedder_row(f"OpenVINO {variant} [{gate_label(ov_dir, variant)}], streams=2",
-                             f"openvino:{ov_dir}@variant={variant},{threads},streams=2")
+        for where, variant in bf16_variants(ov_dir):
+            embedder_row(f"OpenVINO {variant} [{gate_label(where, variant)}]",
+                         f"openvino:{where}@variant={variant},{threads}")
+        if args.threads > 1:  # the fastest graphs again on two throughput streams (one thread each)
+            for where, variant in [(ov_dir, "int8")] + bf16_variants(ov_dir):
+                embedder_row(f"OpenVINO {variant} [{gate_label(where, variant)}], streams=2",
+                             f"openvino:{where}@variant={variant},{threads},streams=2")
         for name in ST_ROWS:
             st_row(name)
         if not args.no_ct2:
@@ -416,6 +423,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         onnx_dir, ov_dir = export_dir(f"onnx-{key}"), export_dir(f"ov-{key}")
         gates[label] = {"onnx": gate_summary(onnx_dir), "openvino": gate_summary(ov_dir)}
+        if ov_dir.with_name(ov_dir.name + "-bf16").is_dir():
+            gates[label]["openvino-bf16"] = gate_summary(ov_dir.with_name(ov_dir.name + "-bf16"))
         reranker_row(label, "torch fp32", torch_spec, note)
         reranker_row(label, "ORT fp32", f"onnx:{onnx_dir}@variant=fp32,{threads},providers=CPUExecutionProvider", note)
         reranker_row(label, f"ORT int8 [{gate_label(onnx_dir, 'int8')}]",
@@ -423,9 +432,9 @@ def run(args: argparse.Namespace) -> int:
         reranker_row(label, "OpenVINO fp32", f"openvino:{ov_dir}@variant=fp32,{threads}", note)
         reranker_row(label, f"OpenVINO int8 [{gate_label(ov_dir, 'int8')}]",
                      f"openvino:{ov_dir}@variant=int8,{threads}", note)
-        for variant in bf16_variants(ov_dir):
-            reranker_row(label, f"OpenVINO {variant} [{gate_label(ov_dir, variant)}]",
-                         f"openvino:{ov_dir}@variant={variant},{threads}", note)
+        for where, variant in bf16_variants(ov_dir):
+            reranker_row(label, f"OpenVINO {variant} [{gate_label(where, variant)}]",
+                         f"openvino:{where}@variant={variant},{threads}", note)
 
     info = cpu_info()
     flags = set(Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split()) \

@@ -314,7 +314,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             inputs, ranks = {k: v.to(device) for k, v in inputs.items()}, ranks.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=opts.bf16):
                 scores, anchors = model.score_lists(**inputs)
-            loss, parts = mvp_loss(scores.float(), anchors.float(), ranks, opts.temperature, opts.orth_weight,
+            anchors = None if anchors is None else anchors.float()  # the cross-encoder has no anchors
+            loss, parts = mvp_loss(scores.float(), anchors, ranks, opts.temperature, opts.orth_weight,
                                    opts.double_softmax, opts.target_temperature or None)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -112,6 +112,8 @@ def test_cli_passes_every_flag_to_the_trainer(tiny_bert_dir, tiny_dataset, tmp_p
 def test_bf16_trains_where_the_cpu_computes_it_and_is_refused_elsewhere(tiny_bert_dir, tiny_dataset, tmp_path):
     from viewrank.plugins.onnx_runtime.cpu import native_bf16
 
+    ce = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "ce32", kind="cross-encoder", max_steps=1), get_host())
+    assert json.loads((ce / "training.json").read_text())["steps"] == 1  # fp32, everywhere
     opts = options(tiny_bert_dir, tiny_dataset, tmp_path / "bf16", bf16=True)
     if not native_bf16():  # autocast would emulate bf16, slower than fp32
         with pytest.raises(ViewrankError, match="--bf16: this CPU .* has no native bf16"):
@@ -125,3 +127,6 @@ def test_bf16_trains_where_the_cpu_computes_it_and_is_refused_elsewhere(tiny_ber
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in got.values())  # autocast: fp32 weights
     # bf16 rounding in the forward pass gave other gradients: the weights differ from the fp32 run's
     assert any(not torch.allclose(got[k], fp32[k], atol=1e-6) for k in got)
+    ce = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "ce", kind="cross-encoder", max_steps=1, bf16=True),
+               get_host())  # the cross-encoder has no anchors
+    assert json.loads((ce / "training.json").read_text())["steps"] == 1
