@@ -267,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     from viewrank.exporters.cpu import cpu_info, describe
     from viewrank.manager import get_host
+    from viewrank.errors import ViewrankError
     from viewrank.runs import atomic_write_text
 
     started, start_uptime = time.time(), uptime()
@@ -298,7 +299,10 @@ def run(args: argparse.Namespace) -> int:
               f"nDCG@10 {score:.4f}  load {load_before}->{entry['load_after']} {note}", flush=True)
 
     def embedder_row(name: str, spec: str) -> None:
-        model = host.embedder(spec)
+        try:
+            model = host.embedder(spec)
+        except ViewrankError as exc:
+            return missing("MiniLM embedder", name, spec, exc)
         model.embed(passages[:WARMUP])
         before = load()
         t = time.perf_counter()
@@ -374,8 +378,16 @@ def run(args: argparse.Namespace) -> int:
                ndcg(queries, lists, qrels, cosine_scores(pvec, qvec)), before,
                f"ctranslate2 {ctranslate2.__version__}")
 
+    def missing(model_name: str, name: str, spec: str, exc: Exception) -> None:
+        """A row whose export is not there (its gate refused it, say) is recorded, not fatal."""
+        rows.append({"model": model_name, "backend": name, "not_measured": f"{spec}: {exc}"[:300]})
+        print(f"{model_name:<26} {name:<44} not measured: {exc}", flush=True)
+
     def reranker_row(model_name: str, name: str, spec: str, note: str = "") -> None:
-        model = host.reranker(spec)
+        try:
+            model = host.reranker(spec)
+        except ViewrankError as exc:
+            return missing(model_name, name, spec, exc)
         model.score(queries[0].text, [t for _, t in lists[0][:WARMUP]])
         before = load()
         t = time.perf_counter()
