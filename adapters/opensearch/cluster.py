@@ -154,6 +154,11 @@ def up(nodes: int = 3, root: Path | None = None, heap: str = "1g", wait: float =
     user = N.node_user()
     state = ClusterState(nodes=members, home=str(dist), user=user or "", heap=heap)
     if user:
+        # the distribution too: the JVM writes logs/gc.log under it (jvm.options' relative path, the
+        # launcher's working folder). A cluster started on a freshly assembled, root-owned distribution
+        # failed with "Error opening log file 'logs/gc.log': Permission denied"
+        (dist / "logs").mkdir(exist_ok=True)
+        N._chown(dist, user)
         N._chown(base, user)
     state.save(root)
     for member in members:
