@@ -59,3 +59,14 @@ def export(spec: str, out: Path, **options) -> Path:
 
     options.setdefault("parity_queries", 3)
     return get_host().exporter("onnx").export(spec, out, **options)
+
+
+def damaged_copy(export_dir: Path, out: Path, name: str) -> Path:
+    """A copy of ``export_dir`` at ``out`` with three bytes of its file ``name`` overwritten."""
+    import shutil
+
+    shutil.copytree(export_dir, out)
+    with open(out / name, "r+b") as fh:
+        fh.seek(64)
+        fh.write(b"\x00\x01\x02")
+    return out

@@ -15,7 +15,7 @@ from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
 from viewrank.types import Candidate, PairScorer, Query
 
-from .conftest import needs_scifact
+from .conftest import damaged_copy, needs_scifact
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
@@ -98,11 +98,7 @@ def test_verify_export_checks_an_openvino_folder_with_openvino(dense_ov, tmp_pat
     report = verify_export(dense_ov, parity_queries=3, host=get_host())
     assert report["passed"] and set(report["reports"]) == {"fp32", "int8"}
     assert report["reports"]["fp32"]["max_abs_diff"] < 1e-4 and report["source"].startswith("dense:")
-    copy = tmp_path / "copy"
-    shutil.copytree(dense_ov, copy)
-    with open(copy / "openvino_model_int8.bin", "r+b") as fh:
-        fh.seek(64)
-        fh.write(b"\x00\x01\x02")
+    copy = damaged_copy(dense_ov, tmp_path / "copy", "openvino_model_int8.bin")
     with pytest.raises(ViewrankError, match="openvino_model_int8.bin: sha256 differs"):
         verify_export(copy, parity_queries=3, host=get_host())
     (copy / "viewrank_openvino.json").unlink()

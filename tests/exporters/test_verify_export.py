@@ -13,7 +13,7 @@ from viewrank.errors import ViewrankError
 from viewrank.exporters.verify import verify_export
 from viewrank.manager import get_host
 
-from .conftest import export, needs_scifact
+from .conftest import damaged_copy, export, needs_scifact
 
 pytestmark = needs_scifact
 
@@ -37,11 +37,7 @@ def test_intact_export_passes_on_this_machine(exported, tmp_path):
 
 
 def test_damaged_file_is_named_before_any_gate(exported, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(exported, copy)
-    with open(copy / "model_int8.onnx", "r+b") as fh:
-        fh.seek(100)
-        fh.write(b"\x00\x01\x02")
+    copy = damaged_copy(exported, tmp_path / "copy", "model_int8.onnx")
     with pytest.raises(ViewrankError, match="model_int8.onnx: sha256 differs"):
         verify_export(copy, parity_queries=3, host=get_host())
     with pytest.raises(ViewrankError, match="no fp16 graph"):
