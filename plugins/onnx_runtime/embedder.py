@@ -27,14 +27,18 @@ class OnnxEmbedder:
         self.dtype = np.dtype(cfg.get("output_dtype", "float32"))
 
     def embed(self, texts: Sequence[str], role: str = "passage") -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=self.dtype)
+        for rows, batch in self.batches(texts, role):
+            out[rows] = self.onnx.run(batch, dtype=self.dtype)
+        return out
+
+    def batches(self, texts: Sequence[str], role: str) -> list[tuple[list[int], list[str]]]:
+        """``(rows, prefixed texts)`` per batch of at most ``batch_size``, sorted by length (less padding)."""
         if isinstance(texts, str):
             raise ViewrankError("embed() takes a list of texts, not a single string")
         if role not in self.prefixes:
             raise ViewrankError(f"unknown role {role!r}; use 'query' or 'passage'")
         texts = [self.prefixes[role] + t for t in texts]
-        out = np.zeros((len(texts), self.dim), dtype=self.dtype)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s : s + self.batch_size]
-            out[idx] = self.onnx.run([texts[i] for i in idx], dtype=self.dtype)
-        return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        return [(order[s : s + self.batch_size], [texts[i] for i in order[s : s + self.batch_size]])
+                for s in range(0, len(order), self.batch_size)]

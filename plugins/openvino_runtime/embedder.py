@@ -29,20 +29,17 @@ class OpenVinoEmbedder(OnnxEmbedder):
     def embed(self, texts: Sequence[str], role: str = "passage") -> np.ndarray:
         """As :meth:`OnnxEmbedder.embed`; with ``streams=S`` (S > 1) the batches run S at a time on
         OpenVINO's throughput streams (the threads split between them), each written to its rows."""
-        if self.ov.streams == 1 or isinstance(texts, str) or role not in self.prefixes:
-            return super().embed(texts, role)  # one request; also the errors for bad input
-        ov = import_openvino()
-        texts = [self.prefixes[role] + t for t in texts]
+        if self.ov.streams == 1:
+            return super().embed(texts, role)
+        batches = self.batches(texts, role)
         out = np.zeros((len(texts), self.dim), dtype=self.dtype)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
 
-        def done(request, idx) -> None:
-            out[idx] = request.get_output_tensor(0).data
+        def done(request, rows) -> None:
+            out[rows] = request.get_output_tensor(0).data
 
-        queue = ov.AsyncInferQueue(self.ov.compiled, self.ov.streams)
+        queue = import_openvino().AsyncInferQueue(self.ov.compiled, self.ov.streams)
         queue.set_callback(done)
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s : s + self.batch_size]
-            queue.start_async(self.ov.encode([texts[i] for i in idx]), userdata=idx)
+        for rows, batch in batches:
+            queue.start_async(self.ov.encode(batch), userdata=rows)
         queue.wait_all()
         return out
