@@ -241,12 +241,17 @@ def gate_summary(folder: Path) -> dict:
     return {"dir": str(folder), "missing": True}
 
 
+def bf16_sibling(folder: Path) -> Path:
+    """``FOLDER-bf16``: where a separate ``--bf16`` export of the same model sits."""
+    return folder.with_name(folder.name + "-bf16")
+
+
 def bf16_variants(folder: Path) -> list[tuple[Path, str]]:
     """``(folder, variant)`` for the bf16 variants of an OpenVINO export (``viewrank export openvino
     --bf16``), and of ``FOLDER-bf16`` beside it when that exists (a ``--bf16`` export without
     ``--int8``: where the int8-bf16 variant failed its gate, the whole ``--int8 --bf16`` export was refused)."""
     found = []
-    for where in (folder, folder.with_name(folder.name + "-bf16")):
+    for where in (folder, bf16_sibling(folder)):
         variants = gate_summary(where).get("variants") or {} if where.is_dir() else {}
         found += [(where, v) for v in ("bf16", "int8-bf16") if v in variants]
     return found
@@ -409,8 +414,8 @@ def run(args: argparse.Namespace) -> int:
     if "embedder" in args.models:
         onnx_dir, ov_dir = export_dir("onnx-minilm"), export_dir("ov-minilm")
         gates["MiniLM embedder"] = {"onnx": gate_summary(onnx_dir), "openvino": gate_summary(ov_dir)}
-        if ov_dir.with_name(ov_dir.name + "-bf16").is_dir():
-            gates["MiniLM embedder"]["openvino-bf16"] = gate_summary(ov_dir.with_name(ov_dir.name + "-bf16"))
+        if bf16_sibling(ov_dir).is_dir():
+            gates["MiniLM embedder"]["openvino-bf16"] = gate_summary(bf16_sibling(ov_dir))
         embedder_row("torch fp32", "dense")
         embedder_row("ORT fp32", f"onnx:{onnx_dir}@variant=fp32,{threads},providers=CPUExecutionProvider")
         embedder_row(f"ORT int8 [{gate_label(onnx_dir, 'int8')}]",
@@ -435,8 +440,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         onnx_dir, ov_dir = export_dir(f"onnx-{key}"), export_dir(f"ov-{key}")
         gates[label] = {"onnx": gate_summary(onnx_dir), "openvino": gate_summary(ov_dir)}
-        if ov_dir.with_name(ov_dir.name + "-bf16").is_dir():
-            gates[label]["openvino-bf16"] = gate_summary(ov_dir.with_name(ov_dir.name + "-bf16"))
+        if bf16_sibling(ov_dir).is_dir():
+            gates[label]["openvino-bf16"] = gate_summary(bf16_sibling(ov_dir))
         reranker_row(label, "torch fp32", torch_spec, note)
         reranker_row(label, "ORT fp32", f"onnx:{onnx_dir}@variant=fp32,{threads},providers=CPUExecutionProvider", note)
         reranker_row(label, f"ORT int8 [{gate_label(onnx_dir, 'int8')}]",
