@@ -45,6 +45,10 @@ RECIPES = [  # name, extra options of `viewrank train embedder`
     # hard negatives mined by the zero-shot bi-encoder (exact search over its float index, built
     # by `viewrank encode` first when absent) instead of BM25
     ("+dense-negatives", ["--negatives", "dense:indexes/scifact-minilm-float"]),
+    # the stronger teacher of 2026-12-05: MVP fused with BM25 (W 0.3, picked on train), its
+    # KL over the positive and the sampled hard negatives only (no extra pooled candidates)
+    ("+distill-fuse-mvp", ["--teacher", "fuse:0.3:mvp:models/mvp-minilm", "--teacher-cache",
+                           "models/teacher-cache/scifact-fuse03-mvp.json", "--distill-group", "0"]),
 ]
 MERGE = ("merge(contrastive,+pretrain-ict)", ["contrastive", "+pretrain-ict"])
 
@@ -148,7 +152,7 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--train-until", default="19:00", help="UTC HH:MM after which no training starts")
     ap.add_argument("--eval-until", default="19:19", help="UTC HH:MM after which no evaluation starts")
-    ap.add_argument("--only", default="", help="comma-separated recipe names")
+    ap.add_argument("--only", default="", help="comma-separated recipe names, trained in this order")
     ap.add_argument("--table", action="store_true", help="print the markdown table of the saved JSON and exit")
     ap.add_argument("--reuse", action="store_true", help="a recipe whose model folder holds its training record is not trained again")
     ap.add_argument("--json", type=Path, default=OUT, help="results file (one per budget)")
@@ -173,8 +177,13 @@ def main() -> int:
         tmp.replace(out_json)
         print(json.dumps(row["binary_codes"], indent=2))
         return 0
-    only = set(filter(None, re.split(r",(?![^()]*\))", args.only)))  # "merge(a,b)" is one name
-    recipes = [r for r in RECIPES if not only or r[0] in only]
+    only = list(filter(None, re.split(r",(?![^()]*\))", args.only)))  # "merge(a,b)" is one name
+    known = dict(RECIPES)
+    unknown = [name for name in only if name not in known and name != MERGE[0]]
+    if unknown:
+        ap.error(f"--only: unknown recipe(s) {', '.join(unknown)}; known: {', '.join([*known, MERGE[0]])}")
+    # in --only's order (the first named is trained first: --train-until cuts the last), else all
+    recipes = [(name, known[name]) for name in only if name in known] if only else RECIPES
     result = json.loads(out_json.read_text()) if out_json.is_file() else {}
     result.update({"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
                    "setup": {"dataset": "SciFact (train 809 queries less 40 held out; test 300 queries, 5,183 passages)",
