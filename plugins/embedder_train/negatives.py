@@ -1,7 +1,9 @@
 """Hard negatives: mined from a registered retriever, sampled plainly or along PEG's curriculum.
 
 The retriever comes from the ``viewrank_register_retrievers`` hook (``bm25:INDEX``, ``dense:INDEX``) through a
-factory the caller passes, so this module never imports a search engine. A mined list keeps
+factory the caller passes, so this module never imports a search engine; or it is
+:class:`ExactSearch`, the start model's own vectors of the corpus searched in memory (what
+``--negatives dense`` mines with when it names no index). A mined list keeps
 ranks (0 = hardest); judged positives of the query are dropped at mining time (a false negative
 by definition). The own-model similarity filter runs inside the training step (:mod:`.trainer`).
 The cache also keeps the hits' first-stage scores, from which :func:`teacher_pools` builds the pool
@@ -24,6 +26,34 @@ from viewrank.runs import atomic_write_text
 
 Mined = dict[str, list[str]]
 FirstStage = dict[str, dict[str, float]]
+
+
+class ExactSearch:
+    """A retriever over ``corpus`` (docid -> document with ``contents``) by exact inner product
+    of ``embedder``'s vectors (anything with ``embed(texts, role, progress)``): the corpus is
+    encoded once, on the first search, with a progress bar."""
+
+    def __init__(self, embedder: Any, corpus: Mapping[str, Any], batch: int = 256) -> None:
+        self.embedder, self.corpus, self.batch = embedder, corpus, batch
+        self._ids: list[str] = []
+        self._vectors = None
+
+    def search(self, queries: Sequence[Any], k: int) -> dict[str, list[tuple[str, float]]]:
+        import numpy as np
+
+        if self._vectors is None:
+            self._ids = list(self.corpus)
+            self._vectors = self.embedder.embed([self.corpus[d].contents for d in self._ids], "passage", progress=True)
+        out: dict[str, list[tuple[str, float]]] = {}
+        k = min(k, len(self._ids))
+        for start in range(0, len(queries), self.batch):
+            part = list(queries[start : start + self.batch])
+            scores = self.embedder.embed([q.text for q in part], "query") @ self._vectors.T
+            for q, row in zip(part, scores):
+                top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
+                top = sorted(top, key=lambda j: (-row[j], self._ids[j]))
+                out[q.qid] = [(self._ids[j], float(row[j])) for j in top]
+        return out
 
 
 def mine(queries: Sequence[Any], retriever: Callable[[], Any], depth: int, judged: Mapping[str, Mapping[str, int]],

@@ -24,9 +24,10 @@ def add_arguments(ap: argparse.ArgumentParser, context: Context) -> None:
     ap.add_argument("--model", default="all-MiniLM-L6-v2", help="start encoder (folder or packaged name); the merge base")
     ap.add_argument("--dataset", default=str(data / "scifact"), help="BEIR folder with qrels/train.tsv")
     ap.add_argument("--triples", default="", help="also train on a query<TAB>pos<TAB>neg TSV (e.g. MS MARCO toy)")
-    ap.add_argument("--negatives", default="bm25", metavar="bm25|none|RETRIEVER",
-                    help="where hard negatives are mined: bm25 (BM25 over --bm25-index, the default), none, or any "
-                         "retriever spec, e.g. dense:INDEX (a `viewrank encode` index of --dataset: dense-mined negatives)")
+    ap.add_argument("--negatives", default="dense", metavar="dense|bm25|none|RETRIEVER",
+                    help="where hard negatives are mined: dense (the default: the start --model's own vectors of "
+                         "--dataset's corpus, searched exactly in memory), bm25 (BM25 over --bm25-index), none, or "
+                         "any retriever spec, e.g. dense:INDEX (a `viewrank encode` index of --dataset)")
     ap.add_argument("--bm25-index", default=None, help="BM25 index of --dataset (default indexes/<dataset name>, built when absent)")
     ap.add_argument("--neg-depth", type=int, default=30, help="mined ranks per query")
     ap.add_argument("--hard-negatives", type=int, default=1, help="mined negatives per query per step")
@@ -123,14 +124,17 @@ def check_args(args: argparse.Namespace) -> None:
                 raise ViewrankError(f"--merge {d}: not a model folder (no config.json)")
 
 
+SOURCES = ("dense", "bm25", "none")  # --negatives values that are not a retriever spec
+
+
 def run(args: argparse.Namespace, context: Context) -> int:
     check_args(args)
     retriever = None
-    if args.negatives not in ("bm25", "none"):
+    if args.negatives not in SOURCES:
         try:  # a dense index is only opened here (its metadata read): a bad spec fails before any work
             retriever = context.host.retriever(args.negatives)
         except ViewrankError as exc:
-            raise ViewrankError(f"--negatives {args.negatives}: {exc} (or bm25, none)") from None
+            raise ViewrankError(f"--negatives {args.negatives}: {exc} (or {', '.join(SOURCES)})") from None
     if args.teacher:
         from viewrank.teachers import check_specs
 
@@ -162,18 +166,24 @@ def _mined(args, context, ds, queries, qrels, out: Path, scored: bool = False):
                        args.neg_depth, qrels, cache=out.parent / f".{out.name}.mined.json", need_scores=scored)
 
 
-def _negatives(args, context, ds, queries, qrels, out: Path, pooled, retriever):
+def _negatives(args, context, ds, queries, qrels, out: Path, pooled, retriever, start: Path):
     """The mined lists hard negatives are drawn from: BM25's (``pooled`` when already mined),
-    None for --negatives none, else ``retriever``'s, the one --negatives names (cached beside
-    ``out`` by spec)."""
+    None for --negatives none, the ``start`` model's own exact search for dense, else
+    ``retriever``'s, the one --negatives names (cached beside ``out`` by source)."""
     if args.negatives == "none":
         return None
     if args.negatives == "bm25":
         return pooled if pooled is not None else _mined(args, context, ds, queries, qrels, out)[0]
-    from viewrank.plugins.embedder_train.negatives import mine
+    from viewrank.plugins.embedder_train.negatives import ExactSearch, mine
 
-    return mine(queries, lambda: retriever, args.neg_depth, qrels,
-                cache=out.parent / f".{out.name}.negatives.json", source=args.negatives)
+    if args.negatives == "dense":
+        from viewrank.plugins.dense.embedder import DenseEmbedder
+
+        source = f"dense:{start}@exact"
+        make = lambda: ExactSearch(DenseEmbedder(start), ds.corpus)  # noqa: E731 - called on a cache miss only
+    else:
+        source, make = args.negatives, lambda: retriever  # noqa: E731
+    return mine(queries, make, args.neg_depth, qrels, cache=out.parent / f".{out.name}.negatives.json", source=source)
 
 
 def _teacher(args, context, texts, qids, mined, first_stage, qrels, corpus, out: Path) -> tuple[dict, dict]:
@@ -211,8 +221,9 @@ def _train(args, context, retriever) -> int:
     queries = ds.queries("train")
     texts = ds.all_queries
     corpus = ds.corpus
+    base = context.host.resolve_model_path(args.model)
     pooled, first_stage = _mined(args, context, ds, queries, qrels, out, scored=bool(args.teacher))
-    mined = _negatives(args, context, ds, queries, qrels, out, pooled, retriever)
+    mined = _negatives(args, context, ds, queries, qrels, out, pooled, retriever, base)
     val = held_out_qids(qrels, args.val_queries, args.seed)
     held = HeldOut.build(val, texts, qrels, corpus, mined, args.val_pool, args.seed) if val else None
     examples = []
@@ -247,7 +258,6 @@ def _train(args, context, retriever) -> int:
         distill_weight=(1.0 if args.distill_weight is None else args.distill_weight) if args.teacher else 0.0,
         teacher_temperature=0.1 if args.teacher_temperature is None else args.teacher_temperature,
         distill_group=8 if args.distill_group is None else args.distill_group)
-    base = context.host.resolve_model_path(args.model)
     emb = DenseEmbedder(base)
     info = {"model": str(base), "dataset": str(args.dataset), "negatives_source": args.negatives,
             "pretrain": args.pretrain, "triples": args.triples, "val_queries": val,
@@ -273,7 +283,8 @@ def _merge(args, context, retriever) -> int:
     ds = _dataset(args)
     qrels = ds.qrels("train")
     out = Path(args.out)
-    mined = _negatives(args, context, ds, ds.queries("train"), qrels, out, None, retriever)
+    base_dir = context.host.resolve_model_path(args.model)
+    mined = _negatives(args, context, ds, ds.queries("train"), qrels, out, None, retriever, base_dir)
     val = held_out_qids(qrels, args.val_queries or 60, args.seed)
     for d in dirs:  # a parent must not have trained on the slice that weighs it
         rec = Path(d) / "viewrank_embedder_train.json"
@@ -283,7 +294,6 @@ def _merge(args, context, retriever) -> int:
                 raise ViewrankError(f"--merge {d}: it trained on {len(seen)} of the held-out queries "
                                     "(train the parents with the same --seed and --val-queries)")
     held = HeldOut.build(val, ds.all_queries, qrels, ds.corpus, mined, args.val_pool, args.seed)
-    base_dir = context.host.resolve_model_path(args.model)
     emb = DenseEmbedder(dirs[0])
     base = {k: v.clone() for k, v in AutoModel.from_pretrained(base_dir).state_dict().items()}
     parents = [AutoModel.from_pretrained(d).state_dict() for d in dirs]

@@ -153,7 +153,7 @@ def test_cli_trains_loads_as_dense_and_merges(tiny_bert, emb_dataset, tmp_path):
 
 
 @pytest.mark.parametrize("bad", [
-    ["--negatives", "dense"], ["--pretrain", "mlm"], ["--temperature", "0"], ["--focal", "-1"],
+    ["--negatives", "nosuch"], ["--pretrain", "mlm"], ["--temperature", "0"], ["--focal", "-1"],
     ["--batch-size", "1"], ["--dims", "a,b"], ["--merge", "only-one"], ["--triples", "/nonexistent.tsv"],
     ["--dataset", "/nonexistent"], [], ["--distill-weight", "1"], ["--teacher-cache", "x.json"],
     ["--teacher-temperature", "0", "--teacher", "none"], ["--distill-group", "-1", "--teacher", "none"],
@@ -317,6 +317,53 @@ def test_mined_negatives_are_cached_per_retriever(tmp_path):
     assert mine(qs, lambda: Fixed(["d9"]), 2, judged, cache, source="a") == {"q1": ["d1", "d3"]}  # read back
     assert mine(qs, lambda: Fixed(["d4", "d3"]), 2, judged, cache, source="b") == {"q1": ["d4", "d3"]}  # mined again
     assert Fixed.calls == 2 and json.loads(cache.read_text())["source"] == "b"
+
+
+def test_exact_search_ranks_the_corpus_by_inner_product_in_batches():
+    from viewrank.plugins.embedder_train.negatives import ExactSearch
+    from viewrank.types import Query
+
+    vectors = {"a": [1.0, 0.0], "b": [0.0, 1.0], "c": [0.6, 0.8], "q1": [1.0, 0.1], "q2": [0.0, 1.0]}
+
+    class Lookup:  # an embedder: one fixed vector per text
+        calls = 0
+
+        def embed(self, texts, role="passage", progress=False):
+            Lookup.calls += 1
+            return np.asarray([vectors[t] for t in texts], dtype=np.float32)
+
+    corpus = {d: Document(d, "", d) for d in "abc"}
+    search = ExactSearch(Lookup(), corpus, batch=1)
+    hits = search.search([Query("q1", "q1"), Query("q2", "q2")], 2)
+    assert [d for d, _ in hits["q1"]] == ["a", "c"] and [d for d, _ in hits["q2"]] == ["b", "c"]
+    assert hits["q1"][0][1] == pytest.approx(1.0)
+    assert [d for d, _ in search.search([Query("q2", "q2")], 10)["q2"]] == ["b", "c", "a"]  # k > corpus: all
+    assert Lookup.calls == 4  # the corpus once, then one call per query batch of 1
+
+
+def test_cli_mines_dense_negatives_with_the_start_model_by_default(tiny_bert, emb_dataset, tmp_path):
+    from viewrank.plugins.dense.embedder import DenseEmbedder
+
+    from .conftest import QUERIES
+
+    out = tmp_path / "o"
+    assert main(["train", "embedder", "--model", str(tiny_bert), "--dataset", str(emb_dataset), "--batch-size", "2",
+                 "--steps", "1", "--time-budget-min", "0", "--val-queries", "0", "--evals", "0", "--max-length", "32",
+                 "--threads", "1", "--neg-depth", "2", "--output", str(out)]) == 0
+    cache = json.loads((tmp_path / ".o.negatives.json").read_text())
+    assert cache["source"] == f"dense:{tiny_bert}@exact" and not (tmp_path / ".o.mined.json").exists()  # no BM25
+    judged = {q: d for q, _, d in QUERIES}
+    start = DenseEmbedder(tiny_bert)  # the same ranking, recomputed: the start model's vectors, exact search
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(emb_dataset)
+    ids = list(ds.corpus)
+    dv = start.embed([ds.corpus[d].contents for d in ids])
+    for q in ds.queries("train"):
+        row = start.embed([q.text], "query")[0] @ dv.T
+        ranked = [ids[j] for j in sorted(range(len(ids)), key=lambda j: (-row[j], ids[j])) if ids[j] != judged[q.qid]]
+        assert cache["hits"][q.qid] == ranked[:2]
+    assert json.loads((out / "viewrank_embedder_train.json").read_text())["negatives_source"] == "dense"
 
 
 def _write_mined(out, depth: int) -> None:
