@@ -1,4 +1,4 @@
-"""Quality of MVP and its baselines: SciFact test, BM25 top-K -> rerank, nDCG@10 and R@100.
+"""Quality of MVP and its baselines: SciFact test (or --dataset/--split), BM25 top-K -> rerank, nDCG@10 and R@100.
 
     python bench/mvp_quality.py [--sample 100] [--systems bm25,bi-encoder,cross-encoder,mvp,mvp-window]
                                 [--extra NAME=SPEC ...] [--split train --heldout 50 --seed 13]
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             "systems": results,
         }
         atomic_write_text(out_path, json.dumps(report, indent=2) + "\n")
-    print(f"SciFact {args.split}: {len(queries)} queries, BM25 top-{args.depth} -> rerank")
+    print(f"{Path(args.dataset).name} {args.split}: {len(queries)} queries, BM25 top-{args.depth} -> rerank")
     print(f"{'system':<24}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'ms/q':>10}")
     for name, r in results.items():
         print(f"{name:<24}{r['nDCG@10']:>9.4f}{r['R@100']:>8.4f}{r['MRR@10']:>8.4f}{r['ms_per_query']:>10.1f}")
