@@ -33,15 +33,20 @@ def windows(text: str, words: int, stride: int, limit: int = 0) -> list[str]:
     return [" ".join(tokens[s : s + words]) for s in starts]
 
 
+def window_shape(words: int, stride: int | None = None, limit: int = 0) -> tuple[int, int, int]:
+    """``(words, stride, limit)`` checked, the stride defaulting to ``words``."""
+    stride = words if stride is None else stride
+    if words < 1 or not 0 < stride <= words or limit < 0:
+        raise ViewrankError(f"maxp needs WORDS >= 1, 0 < STRIDE <= WORDS and MAX >= 0 (got {words}/{stride}/{limit})")
+    return words, stride, limit
+
+
 class MaxPReranker:
     """Scores each candidate by ``inner``'s best score over the candidate's windows."""
 
     def __init__(self, inner, words: int, stride: int | None = None, limit: int = 0) -> None:
-        stride = words if stride is None else stride
-        if words < 1 or not 0 < stride <= words or limit < 0:
-            raise ViewrankError(f"maxp needs WORDS >= 1, 0 < STRIDE <= WORDS and MAX >= 0 "
-                                f"(got {words}/{stride}/{limit})")
-        self.inner, self.words, self.stride, self.limit = inner, words, stride, limit
+        self.inner = inner
+        self.words, self.stride, self.limit = window_shape(words, stride, limit)
 
     def split(self, candidates: Sequence[Candidate]) -> tuple[list[Candidate], list[int]]:
         """The window candidates (ids ``"i:k"``: candidate i, window k) and each one's candidate index."""
@@ -87,8 +92,8 @@ def parse_maxp(arg: str | None) -> tuple[int, int | None, int, str]:
 
 def make_maxp(arg: str | None, context) -> MaxPReranker:
     words, stride, limit, inner = parse_maxp(arg)
-    checked = MaxPReranker(None, words, stride, limit)  # bad numbers fail before a model loads
-    return MaxPReranker(context.host.reranker(inner), checked.words, checked.stride, checked.limit)
+    shape = window_shape(words, stride, limit)  # bad numbers fail before a model loads
+    return MaxPReranker(context.host.reranker(inner), *shape)
 
 
 @hookimpl
