@@ -18,19 +18,8 @@ from typing import Sequence
 
 from viewrank import hookimpl
 from viewrank.errors import ViewrankError
+from viewrank.text import windows
 from viewrank.types import Candidate, Query, RankedList
-
-
-def windows(text: str, words: int, stride: int, limit: int = 0) -> list[str]:
-    """``text`` cut into runs of ``words`` whitespace-separated words starting every ``stride``
-    words; the last window reaches the end. At most ``limit`` windows when ``limit`` > 0."""
-    tokens = text.split()
-    starts = [0]
-    while starts[-1] + words < len(tokens) and (limit <= 0 or len(starts) < limit):
-        starts.append(starts[-1] + stride)
-    if len(starts) == 1:
-        return [text]
-    return [" ".join(tokens[s : s + words]) for s in starts]
 
 
 def window_shape(words: int, stride: int | None = None, limit: int = 0) -> tuple[int, int, int]:

@@ -7,11 +7,12 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from viewrank.datasets import BeirDataset
+from viewrank.datasets import BeirDataset, Document
 from viewrank.errors import ViewrankError
 from viewrank.runs import atomic_write_text
+from viewrank.text import windows
 
 MINED_NAME = "mined_negatives.json"
 
@@ -43,7 +44,8 @@ def mine_bm25(dataset_dir: str | Path, split: str, retriever: Callable[[], Any],
 
 def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[str, float]]], n: int, neg_depth: int,
                rng: random.Random, teacher: dict[str, dict[str, float]] | None = None,
-               exclude: frozenset[str] = frozenset(), pin_positive: bool = True) -> list[TrainList]:
+               exclude: frozenset[str] = frozenset(), pin_positive: bool = True,
+               text: Callable[[str, str], str] | None = None) -> list[TrainList]:
     """One list per (query, relevant doc): the positive (rank 1) plus ``n - 1`` negatives drawn
     from the query's BM25 top-``neg_depth`` non-relevant hits, ranked 2… in BM25 order, or in the
     teacher's order when ``teacher`` (``{qid: {docid: score}}``) is given. Queries in ``exclude``
@@ -51,7 +53,10 @@ def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[s
 
     ``pin_positive=False`` (``viewrank adapt --source drop``): one list per query of ``n`` hits
     drawn from the top ``neg_depth`` *without* the judged documents, all ranked by the teacher, so
-    the target is the teacher's order among the other passages rather than finding the judged one."""
+    the target is the teacher's order among the other passages rather than finding the judged one.
+
+    ``text(qid, docid)``, when given, is the text a list holds for the document (``--windows``: the
+    document's best window for that query); by default the document's title and text."""
     if not pin_positive and teacher is None:
         raise ViewrankError("lists without the judged positive need a teacher to rank them")
     ds = BeirDataset(dataset_dir)
@@ -75,8 +80,38 @@ def beir_lists(dataset_dir: str | Path, split: str, hits: dict[str, list[tuple[s
             return picked
 
         for docs in ([pos] + draw() for pos in positives) if pin_positive else [draw()]:
-            out.append(TrainList(texts[qid], tuple(corpus[d].contents for d in docs), tuple(range(1, n + 1))))
+            passages = tuple(text(qid, d) if text else corpus[d].contents for d in docs)
+            out.append(TrainList(texts[qid], passages, tuple(range(1, n + 1))))
     return out
+
+
+WINDOW_SEP = "\x1f"  # docid WINDOW_SEP k: window k of a document (a separator no docid holds)
+
+
+def window_documents(corpus: Mapping[str, Document], docids: Iterable[str], words: int) -> dict[str, Document]:
+    """Each document of ``docids`` as its windows of ``words`` words (the ``maxp`` reranker's
+    windows, no overlap; the title kept in each), keyed ``docid WINDOW_SEP k``."""
+    out: dict[str, Document] = {}
+    for d in docids:
+        doc = corpus[d]
+        for k, part in enumerate(windows(doc.text, words, words)):
+            out[f"{d}{WINDOW_SEP}{k}"] = Document(f"{d}{WINDOW_SEP}{k}", doc.title, part)
+    return out
+
+
+def best_windows(scores: Mapping[str, Mapping[str, float]]) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
+    """From scores of windows (``{qid: {docid WINDOW_SEP k: score}}``): each document's score as its
+    best window's (MaxP) and that window's id, ``({qid: {docid: score}}, {qid: {docid: window id}})``.
+    Ties go to the earlier window."""
+    best: dict[str, dict[str, float]] = {}
+    which: dict[str, dict[str, str]] = {}
+    for qid, by_window in scores.items():
+        b, w = best.setdefault(qid, {}), which.setdefault(qid, {})
+        for wid, score in sorted(by_window.items(), key=lambda kv: int(kv[0].rpartition(WINDOW_SEP)[2])):
+            d = wid.rpartition(WINDOW_SEP)[0]
+            if d not in b or score > b[d]:
+                b[d], w[d] = score, wid
+    return best, which
 
 
 def split_validation(dataset_dir: str | Path, split: str, k: int, seed: int) -> list[str]:

@@ -28,6 +28,9 @@ class TrainOptions:
     infer_max_length: int = 0
     n: int = 8  # candidates per list: per unit of compute, lists of 8 beat lists of 16 (bench/results/mvp_gpu_grid.json)
     neg_depth: int = 30
+    # > 0: lists hold windows of this many words (each document's window the teacher scores highest)
+    # and validation reads every window (MaxP): a model to run as maxp:WORDS:mvp:OUT. 0: whole passages
+    windows: int = 0
     # reranker specs ordering each list's negatives; several = an ensemble; "none" or [] = BM25's order.
     # The default is free and general: the zero-shot bi-encoder fused with BM25.
     teacher: list[str] = field(default_factory=lambda: ["fuse:0.4:bi-encoder"])

@@ -57,6 +57,10 @@ def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
     p.add_argument("--list-size", dest="n", type=int, default=d.n, help="candidates per training list (default %(default)s)")
     add_deprecated_alias(p, "--n", "--list-size", dest="n", type=int)
     p.add_argument("--neg-depth", type=int, default=d.neg_depth, help="draw negatives from BM25 top-K")
+    p.add_argument("--windows", type=int, default=d.windows, metavar="WORDS",
+                   help="train on WORDS-word windows of the passages (each document's window the --teacher scores "
+                        "highest; validation reads every window and keeps the best) for a model run as "
+                        "maxp:WORDS:KIND:OUT (default 0: whole passages, cut at --max-length)")
     p.add_argument("--epochs", type=int, default=d.epochs,
                    help="upper bound on epochs; the steps are planned to fit --time-budget-min (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="lists per step")
@@ -109,4 +113,6 @@ def run(args: argparse.Namespace, kind: str, context: Context) -> int:
     print(f"saved {kind} model to {out} ({time.monotonic() - t0:.0f} s): {report['steps']} steps of "
           f"{report['planned_steps']} planned ({report['step_seconds']} s a step), "
           + (f"step {report['chosen_step']} kept (held-out nDCG@10 {val[report['chosen_step']]:.4f})" if val else "last step kept"))
+    if values.get("windows"):
+        print(f"trained on {values['windows']}-word windows: rerank with maxp:{values['windows']}:{kind}:{out}")
     return 0

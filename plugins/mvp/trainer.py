@@ -24,8 +24,8 @@ from viewrank.budget import new_plan, update_plan
 from viewrank.errors import ViewrankError
 from viewrank.datasets import BeirDataset
 from viewrank.metrics import evaluate
-from viewrank.plugins.mvp.data import (MINED_NAME, TrainList, batches, beir_lists, mine_bm25, split_validation,
-                                       triple_lists)
+from viewrank.plugins.mvp.data import (MINED_NAME, WINDOW_SEP, TrainList, batches, beir_lists, best_windows, mine_bm25,
+                                       split_validation, triple_lists, window_documents)
 from viewrank.plugins.mvp.losses import mvp_loss
 from viewrank.plugins.mvp.options import OPTIMIZERS, TrainOptions
 from viewrank.teachers import TEACHER_NAME, teacher_scores
@@ -92,15 +92,45 @@ def check_options(opts: TrainOptions) -> None:
         raise ViewrankError(f"--warmup-ratio {opts.warmup_ratio}: use a fraction in [0, 1)")
     if not opts.pin_positive and not opts.teacher:
         raise ViewrankError("lists without the judged document (adapt --source drop) need a --teacher to order them")
+    if opts.windows < 0:
+        raise ViewrankError(f"--windows {opts.windows}: give a number of words (or 0 for whole passages)")
+    if opts.windows and not opts.teacher:
+        raise ViewrankError("--windows picks each passage's window by the --teacher's scores: give a --teacher")
     if opts.init_from and not Path(opts.init_from).is_dir():
         raise ViewrankError(f"--init-from {opts.init_from}: no such model folder")
 
 
-def epoch_lists(opts: TrainOptions, hits, extra: list[TrainList], epoch: int, teacher, exclude) -> list[TrainList]:
+def epoch_lists(opts: TrainOptions, hits, extra: list[TrainList], epoch: int, teacher, exclude,
+                text=None) -> list[TrainList]:
     """The epoch's lists: fresh negatives drawn with a seed fixed by (seed, epoch)."""
     rng = random.Random(opts.seed * 1000 + epoch)
     return beir_lists(opts.dataset, opts.split, hits, opts.n, opts.neg_depth, rng, teacher, exclude,
-                      pin_positive=opts.pin_positive) + extra
+                      pin_positive=opts.pin_positive, text=text) + extra
+
+
+def window_teacher(host, opts: TrainOptions, ds: BeirDataset, pools, cache: Path):
+    """``--windows WORDS``: the teacher scores every ``WORDS``-word window of each pooled document
+    and of the query's judged documents; a document scores as its best window (MaxP, what the
+    ``maxp`` reranker computes), and a list holds that window. Returns ``(scores, text)``: the
+    documents' scores and ``text(qid, docid)``, the window a list holds."""
+    corpus, judged = ds.corpus, ds.qrels(opts.split)
+    full = {}
+    for qid, pool in pools.items():
+        floor = min((sc for _, sc in pool), default=0.0)  # a judged document BM25 missed: its first-stage score
+        seen = {d for d, _ in pool}
+        full[qid] = list(pool) + [(d, floor) for d in sorted(judged.get(qid, {})) if d not in seen and d in corpus]
+    docs = window_documents(corpus, {d for pool in full.values() for d, _ in pool}, opts.windows)
+    of_doc: dict[str, list[str]] = {}
+    for wid in docs:
+        of_doc.setdefault(wid.rpartition(WINDOW_SEP)[0], []).append(wid)
+    wpools = {qid: [(wid, sc) for d, sc in pool for wid in of_doc[d]] for qid, pool in full.items()}
+    scores, which = best_windows(teacher_scores(host, opts.teacher, ds.all_queries, wpools, docs, cache=cache))
+
+    def text(qid: str, docid: str) -> str:
+        wid = which.get(qid, {}).get(docid)
+        return docs[wid].contents if wid is not None else corpus[docid].contents
+
+    return scores, text
 
 
 def _optimizer(model, opts: TrainOptions, plan: dict):
@@ -145,9 +175,12 @@ def teacher_qrels(teacher: dict[str, dict[str, float]], judged: dict[str, dict[s
 
 
 def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int,
-             qrels: dict[str, dict[str, int]] | None = None, skip: dict[str, dict[str, int]] | None = None) -> float:
+             qrels: dict[str, dict[str, int]] | None = None, skip: dict[str, dict[str, int]] | None = None,
+             words: int = 0) -> float:
     """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval mode)
-    against ``qrels`` (default: the split's judgments); documents in ``skip[qid]`` are left out."""
+    against ``qrels`` (default: the split's judgments); documents in ``skip[qid]`` are left out.
+    ``words`` > 0: each document read in windows of that many words, all of a query's windows in
+    one list, a document scored by its best window (what ``maxp:WORDS:SPEC`` computes)."""
     corpus, texts = ds.corpus, ds.all_queries
     qrels = ds.qrels(split) if qrels is None else qrels
     skip = skip or {}
@@ -157,7 +190,15 @@ def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, dept
         with torch.inference_mode():
             for qid in qids:
                 docs = [d for d, _ in hits[qid][:depth] if d in corpus and d not in skip.get(qid, {})]
-                run[qid] = dict(zip(docs, map(float, model.score(texts[qid], [corpus[d].contents for d in docs]))))
+                if not words:
+                    run[qid] = dict(zip(docs, map(float, model.score(texts[qid], [corpus[d].contents for d in docs]))))
+                    continue
+                parts = window_documents(corpus, docs, words)
+                best: dict[str, float] = {}
+                for wid, sc in zip(parts, map(float, model.score(texts[qid], [w.contents for w in parts.values()]))):
+                    d = wid.rpartition(WINDOW_SEP)[0]
+                    best[d] = max(best.get(d, float("-inf")), sc)
+                run[qid] = best
     finally:
         model.train()
     return evaluate(run, {q: qrels[q] for q in qids})["nDCG@10"]
@@ -212,13 +253,16 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     ds = BeirDataset(opts.dataset)
     val_qids = [q for q in split_validation(opts.dataset, opts.split, opts.val_queries, opts.seed) if q in hits]
     exclude = frozenset(val_qids)
-    teacher, teacher_s = None, 0.0
+    teacher, teacher_s, text = None, 0.0, None
     if opts.teacher:
         t = time.monotonic()
         # without a pinned positive, validation compares with the teacher, so it scores the held-out lists too
         pools = {q: hits[q][: opts.neg_depth] for q in ds.qrels(opts.split)
                  if q in hits and (q not in exclude or not opts.pin_positive)}
-        teacher = teacher_scores(host, opts.teacher, ds.all_queries, pools, ds.corpus, cache=out / TEACHER_NAME)
+        if opts.windows:
+            teacher, text = window_teacher(host, opts, ds, pools, out / TEACHER_NAME)
+        else:
+            teacher = teacher_scores(host, opts.teacher, ds.all_queries, pools, ds.corpus, cache=out / TEACHER_NAME)
         teacher_s = time.monotonic() - t
     extra = triple_lists(opts.extra_triples, opts.extra_limit or None) if opts.extra_triples else []
     val_qrels = val_skip = None
@@ -239,7 +283,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
         model = build_model(opts, host)
     model.config.max_length = opts.max_length
     model.to(device)
-    steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude), opts.batch_size, random.Random(0)))
+    steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude, text), opts.batch_size, random.Random(0)))
     if steps_per_epoch == 0:
         raise ViewrankError(f"{opts.dataset} ({opts.split}): no training list could be built; each needs a judged "
                             f"relevant document and {opts.n - 1 if opts.pin_positive else opts.n} non-relevant BM25 hits in the top {opts.neg_depth} "
@@ -275,7 +319,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     def run_validation() -> None:
         t = time.monotonic()
         score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
-                                                           val_qrels, val_skip))
+                                                           val_qrels, val_skip, opts.windows))
         plan["eval_s"] = time.monotonic() - t
         previous = best()
         history.append({"step": step, "val_nDCG@10": round(score, 4)})
@@ -306,7 +350,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
         stopped_early = True
     while step < plan["total"] and not stopped_early:
         epoch, skip = divmod(step, steps_per_epoch)
-        plan_batches = batches(epoch_lists(opts, hits, extra, epoch, teacher, exclude), opts.batch_size,
+        plan_batches = batches(epoch_lists(opts, hits, extra, epoch, teacher, exclude, text), opts.batch_size,
                                random.Random(opts.seed + epoch))
         for items in plan_batches[skip:]:
             ts = time.monotonic()

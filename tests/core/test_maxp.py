@@ -7,7 +7,8 @@ import pytest
 
 from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
-from viewrank.plugins.maxp import MaxPReranker, windows
+from viewrank.plugins.maxp import MaxPReranker
+from viewrank.text import windows
 from viewrank.types import Candidate, Query, RankedList, ScoringReranker
 
 

@@ -120,3 +120,53 @@ def test_teacher_scores_are_read_back_from_the_cache(tiny_dataset, tmp_path):
     assert teacher_scores(None, ["none"], ds.all_queries, pools, ds.corpus, cache=cache) == first  # no host needed
     with pytest.raises(AttributeError):  # another spec is not served from the cache
         teacher_scores(None, ["bi-encoder"], ds.all_queries, pools, ds.corpus, cache=cache)
+
+
+def test_window_documents_and_the_best_window_of_each_document():
+    from viewrank.datasets import Document
+    from viewrank.plugins.mvp.data import WINDOW_SEP as S, best_windows, window_documents
+
+    corpus = {"a": Document("a", "T", "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10"), "b": Document("b", "", "short text")}
+    docs = window_documents(corpus, ["a", "b"], 4)
+    assert list(docs) == [f"a{S}0", f"a{S}1", f"a{S}2", f"b{S}0"]
+    assert [docs[f"a{S}{k}"].contents for k in range(3)] == ["T w1 w2 w3 w4", "T w5 w6 w7 w8", "T w9 w10"]
+    assert docs[f"b{S}0"].contents == "short text"  # a short document is one window: itself
+    scores = {"q": {f"a{S}0": 0.1, f"a{S}2": 0.9, f"a{S}1": 0.9, f"b{S}0": 0.5}}
+    best, which = best_windows(scores)
+    assert best == {"q": {"a": 0.9, "b": 0.5}}
+    assert which == {"q": {"a": f"a{S}1", "b": f"b{S}0"}}  # a tie goes to the earlier window
+
+
+def test_windows_training_lists_hold_each_documents_best_window_by_the_teacher(tiny_bert_dir, tiny_dataset, tmp_path):
+    """--windows: the teacher scores every window; a list holds the window it scores highest (checked
+    against the teacher model scoring each document's windows on its own), and training runs with
+    validation reading windows."""
+    from viewrank.datasets import BeirDataset
+    from viewrank.plugins.mvp.data import window_documents
+    from viewrank.plugins.mvp.trainer import window_teacher
+    from viewrank.types import Candidate, Query
+
+    teacher_dir = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "ce", kind="cross-encoder", max_steps=1), get_host())
+    spec = f"cross-encoder:{teacher_dir}"
+    host = get_host()
+    opts = options(tiny_bert_dir, tiny_dataset, tmp_path / "w", teacher=[spec], windows=3, val_queries=1, val_depth=6,
+                   evals=1, epochs=1)
+    ds = BeirDataset(tiny_dataset)
+    pools = {q: [(d, 10.0 - i) for i, d in enumerate(DOCS[:4])] for q in ds.qrels("test")}
+    scores, text = window_teacher(host, opts, ds, pools, tmp_path / "teacher.json")
+    reranker = host.reranker(spec)
+    for qid, rels in ds.qrels("test").items():
+        for d in {d for d, _ in pools[qid]} | set(rels):  # the pool plus the judged document
+            parts = list(window_documents(ds.corpus, [d], 3).values())
+            assert len(parts) > 1
+            alone = reranker.rerank(Query(qid, ds.all_queries[qid]), [Candidate(p.docid, p.contents) for p in parts])
+            best = max(zip(alone.scores, alone.docids), key=lambda x: x[0])[1]
+            assert text(qid, d) == next(p.contents for p in parts if p.docid == best)
+        assert max(scores[qid].values()) == 1.0  # min-max over the query's windows
+    out = train(opts, host)
+    report = json.loads((out / "training.json").read_text())
+    assert report["options"]["windows"] == 3 and [h["step"] for h in report["validation"]] == [0, 2]
+    with pytest.raises(ViewrankError, match="--windows picks"):
+        check_options(TrainOptions(windows=64, teacher=[]))
+    with pytest.raises(ViewrankError, match="--windows -1"):
+        check_options(TrainOptions(windows=-1))
