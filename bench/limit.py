@@ -6,6 +6,7 @@ free-embedding capacity per dimension.
     python bench/limit.py --skip-eval --skip-free --large   # BM25 on the 50,000-document form
     python bench/limit.py --skip-eval --device cuda --free-dims 2,3,4,6,8,12,16,24,32 --free-budget 120
     python bench/limit.py --merge-from OTHER.json   # add another machine's sections to the results
+    python bench/limit.py --rerank SPEC --tune-seed 1 --tune-queries 200   # + fusion weight chosen off the set
 
 Retrieval: ``viewrank limit make --preset small`` (46 people, 1,000 "Who likes X?" queries, two
 relevant people each), then ``viewrank index``, ``viewrank rerank`` (none = BM25, bi-encoder,
@@ -186,6 +187,33 @@ def run_rerankers(work: Path, specs: list[str], depth: int, threads: int) -> dic
     return out
 
 
+def pick_weight(sweep: dict) -> str:
+    """The fusion weight of a sweep with the best R@2; ties go to the better R@10, then to the
+    smaller W (the reranker weighs most)."""
+    return max(sweep, key=lambda w: (sweep[w]["R@2"], sweep[w]["R@10"], -float(w)))
+
+
+def tune_fusion(work: Path, specs: list[str], depth: int, seed: int, queries: int, threads: int) -> dict:
+    """``fuse:W:SPEC``'s weight chosen on ANOTHER LIMIT set (``--tune-seed``: other people, other
+    attributes, ``--tune-queries`` queries), never on the set it is read on: for each spec, the W
+    with the best R@2 there (``pick_weight``)."""
+    from viewrank.datasets import load_qrels
+
+    tune = work / f"tune-seed{seed}"
+    data, index = tune / "limit-small", tune / "index"
+    log = tune / "commands.log"
+    tune.mkdir(parents=True, exist_ok=True)
+    made = viewrank("limit", "make", "--preset", "small", "--queries", str(queries), "--seed", str(seed), "--output",
+                    str(data), "--force", "--json", threads=threads, log=log)
+    viewrank("index", "--dataset", str(data), "--index", str(index), "--force", threads=threads, log=log)
+    viewrank("rerank", "--index", str(index), "--dataset", str(data), "--hits", "100", "--output-dir",
+             str(tune / "runs"), "--reranker", "none", threads=threads, log=log)
+    section = run_rerankers(tune, specs, depth, threads)
+    return {"dataset": json.loads(made), "queries": len(load_qrels(data / "qrels" / "test.tsv")),
+            "weights": {spec: pick_weight(section["fusion_sweep_R"][spec]) for spec in specs}, "results": section["results"],
+            "fusion_sweep_R": section["fusion_sweep_R"], "commands": section["commands"]}
+
+
 def run_large_bm25(work: Path, seed: int, threads: int) -> dict:
     """The 50,000-document form with BM25 only (encoding 50,000 documents with MiniLM on a CPU
     takes most of an hour)."""
@@ -237,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rerank", action="append", default=[], metavar="SPEC",
                     help="only rerank BM25's top --rerank-depth on the small set with SPEC (repeatable) and record R@2")
     ap.add_argument("--rerank-depth", type=int, default=10)
+    ap.add_argument("--tune-seed", type=int, default=None,
+                    help="with --rerank: choose each fuse:W:SPEC weight on another LIMIT set made with this seed")
+    ap.add_argument("--tune-queries", type=int, default=200, help="queries of the --tune-seed set")
     ap.add_argument("--output", default="bench/results/limit.json")
     args = ap.parse_args(argv)
 
@@ -255,10 +286,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.rerank:
         section = run_rerankers(work, args.rerank, args.rerank_depth, args.threads)
         section["machine"] = machine("cpu")
-        results[f"small_rerank_depth{args.rerank_depth}"] = section
+        key = f"small_rerank_depth{args.rerank_depth}"
+        if args.tune_seed is not None:
+            if args.tune_seed == args.seed:
+                ap.error(f"--tune-seed {args.tune_seed} is the evaluated set's own seed: choose another")
+            tuned = tune_fusion(work, args.rerank, args.rerank_depth, args.tune_seed, args.tune_queries, args.threads)
+            section["tuned_fusion"] = {"tune_set": {k: v for k, v in tuned.items() if k != "weights"},
+                                       **{spec: {"W": w, **section["fusion_sweep_R"][spec][w]}
+                                          for spec, w in tuned["weights"].items()}}
+            key += f"_tuned_seed{args.tune_seed}"
+        results[key] = section
         for spec, r in section["results"].items():
             print(f"BM25 -> {spec} (top {args.rerank_depth}): R@2 {r['R@2']:.4f}, R@10 {r['R@10']:.4f}, "
                   f"nDCG@10 {r['nDCG@10']:.4f}")
+            if "tuned_fusion" in section:
+                t = section["tuned_fusion"][spec]
+                print(f"  fuse:{t['W']}:{spec} (W from the seed-{args.tune_seed} set): R@2 {t['R@2']:.4f}, R@10 {t['R@10']:.4f}")
         atomic_write_text(out, json.dumps(results, indent=2) + "\n")
         return 0
     if not args.skip_eval:
