@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from viewrank.adapters.pyserini.java import anserini_jar, ensure_java
 from viewrank.datasets import load_qrels, write_qrels_trec
 from viewrank.errors import ViewrankError
-from viewrank.runs import encode_id, parse_run
+from viewrank.runs import decode_id, encode_id, parse_run
 
 DEFAULT_METRICS = ("nDCG@10", "R@100", "MRR@10")
 
@@ -86,9 +86,10 @@ def parse_metrics(specs: Iterable[str] | None) -> list[Measure]:
 _NO_SHARED_QUERY = "No queries with both results and relevance info"
 
 
-def _trec_eval(flags: list[str], qrels: Path, run: Path) -> list[tuple[str, float]] | None:
-    """trec_eval's ``all`` lines; None when the run and the qrels share no query (all scores 0)."""
-    cmd = ["java", "-cp", str(anserini_jar()), "trec_eval", "-c", *flags, str(qrels), str(run)]
+def _trec_eval(flags: list[str], qrels: Path, run: Path, per_query: bool = False) -> list[tuple[str, float]] | None:
+    """trec_eval's ``all`` lines, or with ``per_query`` its per-query lines as ``("measure qid",
+    value)``; None when the run and the qrels share no query (all scores 0)."""
+    cmd = ["java", "-cp", str(anserini_jar()), "trec_eval", "-c", *(["-q"] if per_query else []), *flags, str(qrels), str(run)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     complaints = [line for line in proc.stderr.splitlines() if line.startswith("trec_eval")]
     if any(_NO_SHARED_QUERY in line for line in complaints):
@@ -99,8 +100,8 @@ def _trec_eval(flags: list[str], qrels: Path, run: Path) -> list[tuple[str, floa
     out = []
     for line in proc.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] == "all":
-            out.append((parts[0], float(parts[2])))
+        if len(parts) == 3 and (parts[1] != "all") == per_query:
+            out.append((f"{parts[0]} {parts[1]}" if per_query else parts[0], float(parts[2])))
     return out
 
 
@@ -145,6 +146,18 @@ def evaluate_run(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[
     """The measures (default nDCG@10, R@100 and MRR@10) of a TREC or MS MARCO run, from trec_eval
     with ``-c`` (every judged query counts; one missing from the run counts 0), keyed by table
     column (the short form as written, else trec_eval's output name), in the order asked."""
+    return _evaluate(run_path, qrels, metrics, per_query=False)
+
+
+def per_query_values(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[str, int]],
+                     metrics: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """``{column: {qid: value}}``: the same measures per query (trec_eval ``-q``), for paired
+    significance tests. Only the queries trec_eval scores are listed (judged queries of the run);
+    a judged query missing from the run is absent here and counts 0 in a paired test, as in -c."""
+    return _evaluate(run_path, qrels, metrics, per_query=True)
+
+
+def _evaluate(run_path, qrels, metrics, per_query: bool):
     measures = parse_metrics(metrics)
     ensure_java()
     run = Path(run_path)
@@ -152,7 +165,7 @@ def evaluate_run(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[
         raise ViewrankError(f"run file {run} does not exist")
     judged = qrels if isinstance(qrels, Mapping) else load_qrels(qrels)  # BEIR TSV or TREC
     if run.stat().st_size == 0 or not judged:  # trec_eval (and Pyserini's wrapper) cannot read an empty run
-        return {column: 0.0 for m in measures for column in m.columns()}
+        return {column: {} if per_query else 0.0 for m in measures for column in m.columns()}
     with tempfile.TemporaryDirectory(prefix="viewrank-eval-") as tmp:
         qrels_path = write_qrels_trec(judged, Path(tmp) / "qrels.txt")
         if _is_msmarco(run):
@@ -165,10 +178,18 @@ def evaluate_run(run_path: str | Path, qrels: str | Path | Mapping[str, Mapping[
             flags = ["-M", str(depth)] if depth is not None else []
             for measure in _merged(m.measure for m in group):
                 flags += ["-m", measure]
-            found = _trec_eval(flags, qrels_path, run)
+            found = _trec_eval(flags, qrels_path, run, per_query)
             if found is None:  # no query in common: with -c, every judged query scores 0
-                return {column: 0.0 for m in measures for column in m.columns()}
+                return {column: {} if per_query else 0.0 for m in measures for column in m.columns()}
             lines[depth] = found
+    if per_query:
+        by_query: dict[str, dict[str, float]] = {}
+        for m in measures:
+            for key, value in lines[m.depth]:
+                name, qid = key.split(" ", 1)
+                if m.matches(name):
+                    by_query.setdefault(m.column or name, {})[decode_id(qid)] = value
+        return by_query
     out: dict[str, float] = {}
     for m in measures:
         found = [(key, value) for key, value in lines[m.depth] if m.matches(key)]

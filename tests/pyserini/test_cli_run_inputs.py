@@ -135,3 +135,38 @@ def test_python_m_viewrank_rerank_is_the_same_command(tmp_path, tiny_dataset):
     bad = subprocess.run([sys.executable, "-m", "viewrank.rerank", "--run", str(tmp_path / "nope"), "--dataset",
                           str(tiny_dataset), "--output", str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "viewrank rerank: error: run file" in bad.stderr
+
+
+def test_eval_compare_tests_each_run_against_the_first(tmp_path, tiny_dataset):
+    """--compare: per-query values from trec_eval -q average to its -c table (judged queries missing
+    from a run count 0), and the p-values are the paired randomization test's over those values."""
+    import json
+
+    from viewrank.adapters.pyserini.evaluate import per_query_values
+    from viewrank.datasets import load_qrels
+    from viewrank.significance import holm, paired, randomization_test
+
+    qrels_path = tiny_dataset / "qrels" / "test.tsv"
+    base = write(tmp_path / "base.trec", "q1 Q0 d2 1 3 a\nq1 Q0 d1 2 2 a\nq2 Q0 d1 1 3 a\nq2 Q0 d3 2 2 a\n"
+                                         "q3 Q0 d1 1 3 a\nq3 Q0 d2 2 2 a\n")
+    good = write(tmp_path / "good.trec", "q1 Q0 d1 1 3 b\nq2 Q0 d3 1 3 b\nq3 Q0 d2 1 3 b\nq4 Q0 d5 1 3 b\n")
+    proc = run_cli("eval", "--run", str(base), str(good), "--qrels", str(qrels_path), "--metrics", "nDCG@10", "MRR@10",
+                   "--compare", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    qrels = load_qrels(qrels_path)
+    per = per_query_values(base, qrels, ["nDCG@10", "MRR@10"])
+    assert set(per["MRR@10"]) == {"q1", "q2", "q3"} and per["MRR@10"]["q1"] == pytest.approx(0.5)
+    table = {r["run"]: r["metrics"] for r in report["runs"]}
+    for column in ("nDCG@10", "MRR@10"):  # q4 is judged, not in base: 0, as in trec_eval -c
+        assert sum(per[column].values()) / 4 == pytest.approx(table[str(base)][column], abs=1e-4)
+    tests = {t["measure"]: t for t in report["compare"]["tests"]}
+    good_per = per_query_values(good, qrels, ["MRR@10"])["MRR@10"]
+    expected = randomization_test(*paired(per["MRR@10"], good_per, sorted(qrels)))
+    assert tests["MRR@10"]["p"] == pytest.approx(expected.p, abs=1e-4) and tests["MRR@10"]["exact"]
+    assert tests["MRR@10"]["diff"] == pytest.approx(1.0 - table[str(base)]["MRR@10"], abs=1e-4)
+    assert tests["MRR@10"]["p_holm"] == pytest.approx(holm([expected.p])[0], abs=1e-4)
+    text = run_cli("eval", "--run", str(base), str(good), "--qrels", str(qrels_path), "--compare").stdout
+    assert "paired randomization test" in text and str(good) in text.split("against", 1)[1]
+    alone = run_cli("eval", "--run", str(base), "--qrels", str(qrels_path), "--compare")
+    assert alone.returncode == 2 and "--compare needs two or more --run files" in alone.stderr
