@@ -54,6 +54,8 @@ def run(args: argparse.Namespace, context: Context) -> int:
         for message in overlap_warnings(run_file.lists, qrels):
             print(f"viewrank eval: warning: {path}: {message}", file=sys.stderr)
         rows.append((path, evaluate_run(path, qrels, measures), len(run_file.lists)))
+    from viewrank.significance import SAMPLES, SEED
+
     tests = compare(args.run, qrels, measures) if args.compare else None
     if args.json:
         report = {"qrels": args.qrels, "judged_queries": len(qrels),
@@ -78,9 +80,6 @@ def run(args: argparse.Namespace, context: Context) -> int:
     return 0
 
 
-SAMPLES, SEED = 10_000, 0
-
-
 def compare(paths: list[str], qrels, measures: list[str]) -> list[dict]:
     """Each run after the first against the first, per measure, over every judged query (one a run
     lacks counts 0, as trec_eval -c counts it): rows of run, measure, means, diff, p, p_holm, exact."""
@@ -94,7 +93,7 @@ def compare(paths: list[str], qrels, measures: list[str]) -> list[dict]:
         family = []
         for path, other in zip(paths[1:], values[1:]):
             a, b = paired(values[0][column], other.get(column, {}), queries)
-            t = randomization_test(a, b, SAMPLES, SEED)
+            t = randomization_test(a, b)
             family.append({"run": path, "measure": column, "mean_baseline": round(t.mean_a, 4),
                            "mean": round(t.mean_b, 4), "diff": round(t.diff, 4), "p": round(t.p, 4), "exact": t.exact})
         for row, adjusted in zip(family, holm([r["p"] for r in family])):
