@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -203,6 +204,7 @@ def tune_fusion(work: Path, specs: list[str], depth: int, seed: int, queries: in
     data, index = tune / "limit-small", tune / "index"
     log = tune / "commands.log"
     tune.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tune / f"runs-d{depth}", ignore_errors=True)  # the set is made afresh: its old runs are stale
     made = viewrank("limit", "make", "--preset", "small", "--queries", str(queries), "--seed", str(seed), "--output",
                     str(data), "--force", "--json", threads=threads, log=log)
     viewrank("index", "--dataset", str(data), "--index", str(index), "--force", threads=threads, log=log)
