@@ -194,11 +194,8 @@ def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, dept
                     run[qid] = dict(zip(docs, map(float, model.score(texts[qid], [corpus[d].contents for d in docs]))))
                     continue
                 parts = window_documents(corpus, docs, words)
-                best: dict[str, float] = {}
-                for wid, sc in zip(parts, map(float, model.score(texts[qid], [w.contents for w in parts.values()]))):
-                    d = wid.rpartition(WINDOW_SEP)[0]
-                    best[d] = max(best.get(d, float("-inf")), sc)
-                run[qid] = best
+                scores = map(float, model.score(texts[qid], [w.contents for w in parts.values()]))
+                run[qid] = best_windows({qid: dict(zip(parts, scores))})[0][qid]
     finally:
         model.train()
     return evaluate(run, {q: qrels[q] for q in qids})["nDCG@10"]

@@ -94,9 +94,10 @@ def compare(paths: list[str], qrels, measures: list[str]) -> list[dict]:
         for path, other in zip(paths[1:], values[1:]):
             a, b = paired(values[0][column], other.get(column, {}), queries)
             t = randomization_test(a, b)
-            family.append({"run": path, "measure": column, "mean_baseline": round(t.mean_a, 4),
-                           "mean": round(t.mean_b, 4), "diff": round(t.diff, 4), "p": round(t.p, 4), "exact": t.exact})
-        for row, adjusted in zip(family, holm([r["p"] for r in family])):
+            family.append((t, {"run": path, "measure": column, "mean_baseline": round(t.mean_a, 4),
+                               "mean": round(t.mean_b, 4), "diff": round(t.diff, 4), "p": round(t.p, 4),
+                               "exact": t.exact}))
+        for (t, row), adjusted in zip(family, holm([t.p for t, _ in family])):  # Holm on the unrounded p
             row["p_holm"] = round(adjusted, 4)
-        rows += family
+            rows.append(row)
     return rows
