@@ -46,6 +46,9 @@ class TrainOptions:
     warmup: int = 0  # warm-up steps; 0 = warmup_ratio of the planned steps
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0  # applied to weight matrices only (never to norms, biases, embeddings)
+    # > 0: after each step every backbone weight moves back toward its starting value by lr * l2sp * (w - w0)
+    # (L2-SP in decoupled form, plugins/mvp/start_pull.py): keeps the fine-tuned backbone near the general one
+    l2sp: float = 0.0
     temperature: float = 0.8
     target_temperature: float = 0.0  # 0: the same as temperature (the paper)
     orth_weight: float = 1.0

@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
     p.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay,
                    help="on weight matrices only, never norms, biases or embeddings (default %(default)s)")
+    p.add_argument("--l2sp", type=float, default=d.l2sp, metavar="RATE",
+                   help="pull the backbone toward its starting weights after each step, w -= lr * RATE * (w - w0) "
+                        "(L2-SP, decoupled; keeps more of the pretrained model's generality; default 0: off)")
     p.add_argument("--temperature", type=float, default=d.temperature)
     p.add_argument("--target-temperature", type=float, default=d.target_temperature,
                    help="temperature of the soft targets softmax((1/rank)/T'); 0 = --temperature (the paper)")

@@ -28,6 +28,7 @@ from viewrank.plugins.mvp.data import (MINED_NAME, WINDOW_SEP, TrainList, batche
                                        split_validation, triple_lists, window_documents)
 from viewrank.plugins.mvp.losses import mvp_loss
 from viewrank.plugins.mvp.options import OPTIMIZERS, TrainOptions
+from viewrank.plugins.mvp.start_pull import StartPull
 from viewrank.teachers import TEACHER_NAME, teacher_scores
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
@@ -92,6 +93,8 @@ def check_options(opts: TrainOptions) -> None:
         raise ViewrankError(f"--warmup-ratio {opts.warmup_ratio}: use a fraction in [0, 1)")
     if not opts.pin_positive and not opts.teacher:
         raise ViewrankError("lists without the judged document (adapt --source drop) need a --teacher to order them")
+    if opts.l2sp < 0:
+        raise ViewrankError(f"--l2sp {opts.l2sp}: give a rate >= 0 (0 = off)")
     if opts.windows < 0:
         raise ViewrankError(f"--windows {opts.windows}: give a number of words (or 0 for whole passages)")
     if opts.windows and not opts.teacher:
@@ -146,7 +149,7 @@ def _optimizer(model, opts: TrainOptions, plan: dict):
                       if (id(p) in head_ids) == is_head and (p.ndim >= 2 and id(p) not in embedding_ids) == decay]
             if params:
                 groups.append({"params": params, "lr": opts.head_lr if is_head else opts.lr,
-                               "weight_decay": opts.weight_decay if decay else 0.0})
+                               "weight_decay": opts.weight_decay if decay else 0.0, "backbone": not is_head})
     if opts.optimizer == "adafactor":
         opt = torch.optim.Adafactor(groups, lr=opts.lr)
     else:
@@ -280,6 +283,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
         model = build_model(opts, host)
     model.config.max_length = opts.max_length
     model.to(device)
+    # the starting weights (the backbone, or --init-from): what --l2sp pulls toward and drift is measured from
+    pull = StartPull(model, model if state is None else build_model(opts, host), opts.l2sp)
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude, text), opts.batch_size, random.Random(0)))
     if steps_per_epoch == 0:
         raise ViewrankError(f"{opts.dataset} ({opts.split}): no training list could be built; each needs a judged "
@@ -289,6 +294,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     budget = opts.time_budget_min * 60
     plan = new_plan(upper, budget)
     opt, sched = _optimizer(model, opts, plan)
+    backbone_group = next(i for i, g in enumerate(opt.param_groups) if g["backbone"])  # --l2sp reads its lr
     step, elapsed_before, log, history = 0, 0.0, [], []
     if state is not None:
         opt.load_state_dict(state["optimizer"])
@@ -358,10 +364,12 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             anchors = None if anchors is None else anchors.float()  # the cross-encoder has no anchors
             loss, parts = mvp_loss(scores.float(), anchors, ranks, opts.temperature, opts.orth_weight,
                                    opts.double_softmax, opts.target_temperature or None)
+            backbone_lr = opt.param_groups[backbone_group]["lr"]  # this step's, before sched.step()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            pull.step(backbone_lr)
             sched.step()
             step += 1
             step_times.append(time.monotonic() - ts)
@@ -402,6 +410,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
               "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
               "validation_seconds": plan["eval_s"] and round(plan["eval_s"], 1),
               "validation": history, "chosen_step": chosen["step"] if chosen else step,
+              "backbone_drift": round(pull.drift(model), 6),
               "teacher_seconds": round(teacher_s, 1), "train_seconds": round(elapsed, 1),
               "wall_seconds": round(time.monotonic() - wall0, 1), "stopped_early": stopped_early, "log": log}
     atomic_write_text(out / "training.json", json.dumps(report, indent=2) + "\n")

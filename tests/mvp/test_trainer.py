@@ -102,12 +102,12 @@ def test_cli_passes_every_flag_to_the_trainer(tiny_bert_dir, tiny_dataset, tmp_p
     proc = run_cli("train", "mvp", "--backbone", str(tiny_bert_dir), "--dataset", str(tiny_dataset), "--split", "test",
                    "--index", "unused", "--output", str(out), "--views", "2", "--max-length", "32", "--list-size", "3",
                    "--neg-depth", "5", "--epochs", "1", "--batch-size", "2", "--warmup", "1", "--time-budget-min", "0",
-                   "--threads", "1", "--val-queries", "0", "--teacher", "none", "--seed", "7", "--windows", "3", check=True)
+                   "--threads", "1", "--val-queries", "0", "--teacher", "none", "--seed", "7", "--windows", "3", "--l2sp", "2.5", check=True)
     assert f"saved mvp model to {out}" in proc.stdout and "2 steps of 2 planned" in proc.stdout
     assert f"rerank with maxp:3:mvp:{out}" in proc.stdout  # how to run a model trained on windows
     report = json.loads((out / "training.json").read_text())
-    assert {k: report["options"][k] for k in ("m", "max_length", "n", "seed", "teacher", "kind", "windows")} == \
-        {"m": 2, "max_length": 32, "n": 3, "seed": 7, "teacher": ["none"], "kind": "mvp", "windows": 3}
+    assert {k: report["options"][k] for k in ("m", "max_length", "n", "seed", "teacher", "kind", "windows", "l2sp")} == \
+        {"m": 2, "max_length": 32, "n": 3, "seed": 7, "teacher": ["none"], "kind": "mvp", "windows": 3, "l2sp": 2.5}
 
 
 def test_bf16_trains_where_the_cpu_computes_it_and_is_refused_elsewhere(tiny_bert_dir, tiny_dataset, tmp_path):
