@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from viewrank.datasets import BeirDataset
 from viewrank.manager import get_host
 from viewrank.metrics import evaluate
+from viewrank.plugins.onnx_runtime.cpu import describe
 from viewrank.runs import atomic_write_text
 
 SYSTEMS = {
@@ -56,12 +57,6 @@ def model_stamp(spec: str | None) -> list | None:
         return None
     return sorted([p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in folder.iterdir() if p.is_file())
 
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"evenly spaced sample of {len(queries)} queries (index round(i*{len(ds.queries(args.split))}/{len(queries)}))"
                        if len(queries) < len(ds.queries(args.split)) else "all"),
             "first_stage": "BM25 (Pyserini Lucene, k1=0.9 b=0.4) top-%d" % args.depth,
-            "threads": args.threads, "machine": platform.machine(), "cpu": cpu_model(),
+            "threads": args.threads, "machine": platform.machine(), "cpu": describe(),
             "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "python": sys.version.split()[0],
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "systems": results,

@@ -40,6 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from viewrank.plugins.onnx_runtime.cpu import describe  # noqa: E402
 
 CACHE = ROOT / ".cache" / "opensearch_binary"
 OUT = ROOT / "bench" / "results" / "opensearch_binary.json"
@@ -52,12 +53,6 @@ def sh(cmd: list[str]) -> str:
     except Exception as exc:  # noqa: BLE001 - a machine fact we could not read is recorded as such
         return f"unavailable: {exc}"
 
-
-def cpu_model() -> str:
-    for line in sh(["lscpu"]).splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def p50(xs: list[float]) -> float:
@@ -206,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"bench": "opensearch_binary", "dataset": "scifact test", "queries": len(queries),
               "documents": len(docids), "dim": int(x.shape[1]), "embedder": "dense (all-MiniLM-L6-v2, zero-shot)",
               "k": K, "opensearch": node.VERSION, "encode_seconds": enc_s,
-              "date_utc": started.strftime("%Y-%m-%d %H:%M"), "cpu_model": cpu_model(), "nproc": sh(["nproc"]),
+              "date_utc": started.strftime("%Y-%m-%d %H:%M"), "cpu_model": describe(), "nproc": sh(["nproc"]),
               "uptime_start": up0, "uptime_end": sh(["uptime"]), "rows": rows}
     atomic_write_text(args.output, json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.output}")

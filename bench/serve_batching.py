@@ -34,16 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_load import drive, rss_mb, start_serve  # noqa: E402
+from viewrank.plugins.onnx_runtime.cpu import describe  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "serve_batching.json"
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def batch_counters(url: str) -> tuple[float, float, float]:
@@ -162,7 +157,7 @@ def main() -> int:
         "bench": "serve_batching",
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads_per_server": args.threads,
+        "machine": {"cpu": describe(), "cores": os.cpu_count(), "torch_threads_per_server": args.threads,
                     "loadavg_1m_start": round(load_start[0], 2), "loadavg_1m_end": round(os.getloadavg()[0], 2),
                     "note": args.note},
         "setup": {"embedder": args.embedder, "batching_flags": on_flags[2:], "lock_flags": off_flags[2:],
