@@ -9,7 +9,10 @@ evaluates the trained models in the same order while it is before ``--eval-until
 reached is written as unmeasured. Each recipe holds out the same 40 TRAIN queries (``--val-queries
 40 --evals 0``: no checkpoint selection inside the short budget), which the merge recipe uses to
 search its weights. Results go to bench/results/embedder_recipes.json after every step, with the
-machine (lscpu model), the date and the load average around each run.
+machine (CPU model, family, cores, int8 kernels), the date and the load average around each run.
+Each row's test run is kept as ``runs/embedder_recipes/NAME.json`` (``{"run": {qid: {docid:
+score}}}``, the shape bench/mvp_quality.py saves) so two rows can be compared with
+bench/significance.py or ``viewrank eval --compare``.
 """
 
 from __future__ import annotations
@@ -54,14 +57,9 @@ MERGE = ("merge(contrastive,+pretrain-ict)", ["contrastive", "+pretrain-ict"])
 
 
 def machine() -> dict:
-    model = ""
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
+    from viewrank.plugins.onnx_runtime.cpu import describe
+
+    return {"cpu": describe(), "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def now_utc() -> dt.datetime:
@@ -73,11 +71,18 @@ def until(hhmm: str) -> dt.datetime:
     return now_utc().replace(hour=h, minute=m, second=0, microsecond=0)
 
 
-def test_ndcg(model_dir: Path) -> dict:
-    """SciFact test nDCG@10 (and R@100) of ``dense:model_dir``: exact search over the corpus."""
+def run_path(name: str) -> Path:
+    """Where a row's test run is kept: the row name made a file name."""
+    return ROOT / "runs" / "embedder_recipes" / (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") + ".json")
+
+
+def test_ndcg(model_dir: Path, keep: Path) -> dict:
+    """SciFact test nDCG@10 (and R@100) of ``dense:model_dir``: exact search over the corpus; the
+    run (top 100 of each query) is written to ``keep``."""
     from viewrank.datasets import BeirDataset
     from viewrank.metrics import ndcg_at_k, recall_at_k
     from viewrank.plugins.dense.embedder import DenseEmbedder
+    from viewrank.runs import atomic_write_text
 
     ds = BeirDataset(DATA)
     emb = DenseEmbedder(model_dir)
@@ -92,6 +97,8 @@ def test_ndcg(model_dir: Path) -> dict:
         top = np.argsort(-scores[i])[:100]
         run[q.qid] = {docs[j].docid: float(scores[i, j]) for j in top}
     qrels = ds.qrels("test")
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(keep, json.dumps({"model": str(model_dir), "run": run}))
     return {"ndcg@10": round(ndcg_at_k(run, qrels, 10), 4), "recall@100": round(recall_at_k(run, qrels, 100), 4),
             "eval_seconds": round(time.monotonic() - t, 1)}
 
@@ -261,7 +268,8 @@ def main() -> int:
             row["status"] = f"trained, not evaluated: reached --eval-until {args.eval_until}"
             continue
         load0 = os.getloadavg()
-        row.update(test_ndcg(ROOT / row["model"]), status="trained")
+        row.update(test_ndcg(ROOT / row["model"], run_path(name)), status="trained",
+                   run=str(run_path(name).relative_to(ROOT)))
         row["eval_load"] = [round(x, 2) for x in load0]
         print(name, row["ndcg@10"], flush=True)
         save()
