@@ -6,7 +6,8 @@ training and, after each optimiser step, moves every backbone weight back toward
 ``w <- w - lr * rate * (w - w0)``, with ``lr`` the step's scheduled backbone learning rate. This is
 the L2-SP penalty ``rate/2 * ||w - w0||^2`` applied the way AdamW applies weight decay (decoupled
 from the adaptive step, so the pull does not depend on the gradients' scale). The head has no
-pretrained start and is left alone.
+pretrained start and is left alone; MVP's view-token embeddings, rows of the backbone's
+embedding matrix, are pulled toward the values they were initialised with.
 """
 
 from __future__ import annotations
