@@ -319,7 +319,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
 
         staged_save(ckpt, write, replace=True)  # weights and state always from the same step
 
-    def run_validation() -> None:
+    def run_validation() -> float:
+        """Validate (and keep the model if it is the best so far); returns the seconds it took."""
         t = time.monotonic()
         score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
                                                            val_qrels, val_skip, opts.windows))
@@ -329,6 +330,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
         tqdm.write(f"step {step}: validation nDCG@10 {score:.4f} ({len(val_qids)} held-out {opts.split} queries)")
         if previous is None or score > previous["val_nDCG@10"]:
             with_length(infer_length, lambda: model.save(best_dir))
+        return time.monotonic() - t
 
     def with_length(length: int, fn):
         train_length, model.config.max_length = model.config.max_length, length
@@ -351,12 +353,14 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     step_times: list[float] = []
     if opts.max_steps and step >= opts.max_steps:
         stopped_early = True
+    # a step's time runs from the end of the one before to its own end (building the epoch's lists,
+    # logging and checkpoints included, validations left out): what the remaining steps will cost
+    mark = time.monotonic()
     while step < plan["total"] and not stopped_early:
         epoch, skip = divmod(step, steps_per_epoch)
         plan_batches = batches(epoch_lists(opts, hits, extra, epoch, teacher, exclude, text), opts.batch_size,
                                random.Random(opts.seed + epoch))
         for items in plan_batches[skip:]:
-            ts = time.monotonic()
             inputs, ranks = collate(model, items)
             inputs, ranks = {k: v.to(device) for k, v in inputs.items()}, ranks.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=opts.bf16):
@@ -372,22 +376,23 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             pull.step(backbone_lr)
             sched.step()
             step += 1
-            step_times.append(time.monotonic() - ts)
-            if not plan["replanned"]:  # planning is over after the second plan: nothing to compute per step
-                evals_left = opts.evals - sum(1 for h in history if h["step"] > 0) if val_qids else 0
-                if update_plan(plan, step_times, step, upper, elapsed_before + time.monotonic() - t0 + teacher_s,
-                               budget, evals_left, PROBE_STEPS):
-                    bar.total = plan["total"]
-                bar.refresh()
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in parts.items()})
             if step % 10 == 0:
                 log.append({"step": step, "loss": round(running, 5), **{k: round(v, 5) for k, v in parts.items()}})
-            if validation_due():
-                run_validation()
+            validation_s = run_validation() if validation_due() else 0.0
             if opts.checkpoint_every and step % opts.checkpoint_every == 0:
                 checkpoint()
+            now = time.monotonic()
+            step_times.append(now - mark - validation_s)
+            mark = now
+            if not plan["replanned"]:  # planning is over after the second plan: nothing to compute per step
+                evals_left = opts.evals - sum(1 for h in history if h["step"] > 0) if val_qids else 0
+                if update_plan(plan, step_times, step, upper, elapsed_before + now - t0 + teacher_s,
+                               budget, evals_left, PROBE_STEPS):
+                    bar.total = plan["total"]
+                bar.refresh()
             if step >= plan["total"]:
                 break
             if (budget and elapsed_before + time.monotonic() - t0 + teacher_s > budget) or (opts.max_steps and step >= opts.max_steps):
