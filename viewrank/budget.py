@@ -36,7 +36,8 @@ def typical_step(times: Sequence[float]) -> float:
     A mean, not a median: the plan must predict the wall time the remaining steps take, and a
     median misses what comes in two sizes (``--extra-triples`` mixes 2-candidate lists with lists
     of 8 or 16: the median is one mode's time) or now and then (a checkpoint written every 50
-    steps); loops time each step from its start to the next one's, validations left out."""
+    steps). The MVP trainer times each step from the end of the one before, validations left
+    out; the embedder trainer times each step's compute (it writes no checkpoints in the loop)."""
     rest = list(times[1:]) or list(times)
     return sum(rest) / len(rest)
 
