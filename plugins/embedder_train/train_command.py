@@ -179,11 +179,17 @@ def _negatives(args, context, ds, queries, qrels, out: Path, pooled, retriever, 
     if args.negatives == "dense":
         from viewrank.plugins.dense.embedder import DenseEmbedder
 
-        source = f"dense:{start}@exact"
         make = lambda: ExactSearch(DenseEmbedder(start), ds.corpus)  # noqa: E731 - called on a cache miss only
     else:
-        source, make = args.negatives, lambda: retriever  # noqa: E731
-    return mine(queries, make, args.neg_depth, qrels, cache=out.parent / f".{out.name}.negatives.json", source=source)
+        make = lambda: retriever  # noqa: E731
+    return mine(queries, make, args.neg_depth, qrels, cache=out.parent / f".{out.name}.negatives.json",
+                source=_mined_by(args, start))
+
+
+def _mined_by(args, start: Path) -> str:
+    """What mined the hard negatives, as the cache and the training record name it: ``bm25``,
+    ``none``, ``dense:START@exact`` (the start model's own exact search) or the retriever spec."""
+    return f"dense:{start}@exact" if args.negatives == "dense" else args.negatives
 
 
 def _teacher(args, context, texts, qids, mined, first_stage, qrels, corpus, out: Path) -> tuple[dict, dict]:
@@ -260,6 +266,7 @@ def _train(args, context, retriever) -> int:
         distill_group=8 if args.distill_group is None else args.distill_group)
     emb = DenseEmbedder(base)
     info = {"model": str(base), "dataset": str(args.dataset), "negatives_source": args.negatives,
+            "negatives_mined_by": _mined_by(args, base),
             "pretrain": args.pretrain, "triples": args.triples, "val_queries": val,
             "bfs_note": "SciFact: first section = the abstract's first 2 sentences; other passage = title + rest"
             if args.pretrain == "bfs" else None, **teacher_info}

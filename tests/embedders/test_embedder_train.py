@@ -363,7 +363,8 @@ def test_cli_mines_dense_negatives_with_the_start_model_by_default(tiny_bert, em
         row = start.embed([q.text], "query")[0] @ dv.T
         ranked = [ids[j] for j in sorted(range(len(ids)), key=lambda j: (-row[j], ids[j])) if ids[j] != judged[q.qid]]
         assert cache["hits"][q.qid] == ranked[:2]
-    assert json.loads((out / "viewrank_embedder_train.json").read_text())["negatives_source"] == "dense"
+    record = json.loads((out / "viewrank_embedder_train.json").read_text())
+    assert record["negatives_source"] == "dense" and record["negatives_mined_by"] == cache["source"]
 
 
 def _write_mined(out, depth: int) -> None:

@@ -180,7 +180,8 @@ def test_train_embedder_mines_dense_negatives(indexes, emb_dataset, tiny_bert, t
     judged = {q: d for q, _, d in QUERIES}
     assert cache["source"] == spec and set(cache["hits"]) == {"q1", "q2"}  # the train split's queries
     assert all(len(h) == 3 and judged[q] not in h for q, h in cache["hits"].items())  # positives are never negatives
-    assert json.loads((out / "viewrank_embedder_train.json").read_text())["negatives_source"] == spec
+    record = json.loads((out / "viewrank_embedder_train.json").read_text())
+    assert record["negatives_source"] == record["negatives_mined_by"] == spec
     assert not (tmp_path / ".o.mined.json").exists()  # no BM25 was mined for it
     assert main(common + ["--negatives", "nosuch:x"]) == 2
     assert "--negatives nosuch:x: unknown retriever 'nosuch'" in capsys.readouterr().err
