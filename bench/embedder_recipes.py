@@ -2,11 +2,13 @@
 technique added alone, same seed, same data, same reduced time budget; SciFact TEST nDCG@10 by
 exact float dense search over all 5,183 passages.
 
-    python bench/embedder_recipes.py [--budget-min 2] [--train-until 19:00] [--eval-until 19:19]
+    python bench/embedder_recipes.py [--budget-min 2] [--train-until HH:MM] [--eval-until HH:MM]
 
-Phase 1 trains every recipe (in order) while the clock is before ``--train-until`` (UTC); phase 2
-evaluates the trained models in the same order while it is before ``--eval-until``. A recipe not
-reached is written as unmeasured. Each recipe holds out the same 40 TRAIN queries (``--val-queries
+Phase 1 trains every recipe (in order) while the clock is before ``--train-until`` (UTC, today;
+default: no limit); phase 2 evaluates the trained models in the same order while it is before
+``--eval-until``. A recipe not reached is written as unmeasured. One results file holds one setup
+(budget, batch size, common options): a call whose setup differs from the file's is refused, so
+rows of different setups never share a table; each row also records its own machine and date. Each recipe holds out the same 40 TRAIN queries (``--val-queries
 40 --evals 0``: no checkpoint selection inside the short budget), which the merge recipe uses to
 search its weights. Results go to bench/results/embedder_recipes.json after every step, with the
 machine (CPU model, family, cores, int8 kernels), the date and the load average around each run.
@@ -67,6 +69,9 @@ def now_utc() -> dt.datetime:
 
 
 def until(hhmm: str) -> dt.datetime:
+    """Today's HH:MM (UTC); no limit when empty."""
+    if not hhmm:
+        return dt.datetime.max.replace(tzinfo=dt.timezone.utc)
     h, m = (int(x) for x in hhmm.split(":"))
     return now_utc().replace(hour=h, minute=m, second=0, microsecond=0)
 
@@ -157,8 +162,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget-min", type=float, default=2.0)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--train-until", default="19:00", help="UTC HH:MM after which no training starts")
-    ap.add_argument("--eval-until", default="19:19", help="UTC HH:MM after which no evaluation starts")
+    ap.add_argument("--train-until", default="", metavar="HH:MM", help="UTC time after which no training starts")
+    ap.add_argument("--eval-until", default="", metavar="HH:MM", help="UTC time after which no evaluation starts")
     ap.add_argument("--only", default="", help="comma-separated recipe names, trained in this order")
     ap.add_argument("--table", action="store_true", help="print the markdown table of the saved JSON and exit")
     ap.add_argument("--reuse", action="store_true", help="a recipe whose model folder holds its training record is not trained again")
@@ -191,12 +196,19 @@ def main() -> int:
         ap.error(f"--only: unknown recipe(s) {', '.join(unknown)}; known: {', '.join([*known, MERGE[0]])}")
     # in --only's order (the first named is trained first: --train-until cuts the last), else all
     recipes = [(name, known[name]) for name in only if name in known] if only else RECIPES
-    result = json.loads(out_json.read_text()) if out_json.is_file() else {}
-    result.update({"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
-                   "setup": {"dataset": "SciFact (train 809 queries less 40 held out; test 300 queries, 5,183 passages)",
-                             "budget_min": args.budget_min, "batch_size": args.batch_size, "seed": 0,
-                             "common": args.common.split(),
-                             "zero_shot_ndcg@10": 0.6451}})
+    for hhmm in (args.train_until, args.eval_until):
+        if hhmm and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", hhmm):
+            ap.error(f"--train-until/--eval-until {hhmm!r}: expected HH:MM (UTC)")
+    setup = {"dataset": "SciFact (train 809 queries less 40 held out; test 300 queries, 5,183 passages)",
+             "budget_min": args.budget_min, "batch_size": args.batch_size, "seed": 0, "common": args.common.split(),
+             "zero_shot_ndcg@10": 0.6451}
+    result = json.loads(out_json.read_text()) if out_json.is_file() else {"setup": setup}
+    differs = [k for k in ("budget_min", "batch_size", "common") if result["setup"].get(k) != setup[k]]
+    if differs:
+        ap.error(f"--json {out_json}: its rows were made with "
+                 + ", ".join(f"{k} {result['setup'].get(k)!r}" for k in differs)
+                 + "; this call's setup differs: write to another --json (one file per setup)")
+    result.update({"machine": machine(), "date": now_utc().isoformat(timespec="minutes")})  # the last call's
     rows = result.setdefault("recipes", {})
 
     def save() -> None:
@@ -227,7 +239,8 @@ def main() -> int:
             proc = subprocess.CompletedProcess(cmd, 0, "reused", "")
         else:
             proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        row = {"options": extra, "command": " ".join(cmd[1:]), "train_wall_seconds": round(time.monotonic() - t, 1),
+        row = {"options": extra, "command": " ".join(cmd[1:]), "machine": machine(),
+               "date": now_utc().isoformat(timespec="minutes"), "train_wall_seconds": round(time.monotonic() - t, 1),
                "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()]}
         if proc.returncode:
             row["status"] = f"training failed (exit {proc.returncode}): {proc.stdout[-500:]}"
