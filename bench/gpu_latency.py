@@ -66,25 +66,24 @@ def main() -> int:
             model.onnx.session = ort.InferenceSession(str(graph), providers=[("CUDAExecutionProvider", {"use_tf32": "0"})])
         return model
 
-    def tokenize(model, query, passages):
-        if hasattr(model, "onnx"):
+    def tokenize(model, graph: bool, query, passages):
+        if graph:  # an exported graph's reranker: its runtime tokenises MVP's text layout
             from viewrank.plugins.mvp.text import format_inputs
 
             return model.onnx.encode(format_inputs(query, passages, int(model.onnx.config["m"])))
         return model.tokenize(query, passages)
 
-    backends = {
-        "torch fp32 CUDA": lambda: torch_model(False),
-        "torch fp16 CUDA": lambda: torch_model(True),
-        "ORT fp32 CUDA": lambda: ort_model("fp32"),
-        "ORT fp32 CUDA (TF32 off)": lambda: ort_model("fp32", tf32=False),
-        "ORT fp16 CUDA": lambda: ort_model("fp16"),
+    backends = {  # name: (make, is an exported graph)
+        "torch fp32 CUDA": (lambda: torch_model(False), False),
+        "torch fp16 CUDA": (lambda: torch_model(True), False),
+        "ORT fp32 CUDA": (lambda: ort_model("fp32"), True),
+        "ORT fp32 CUDA (TF32 off)": (lambda: ort_model("fp32", tf32=False), True),
+        "ORT fp16 CUDA": (lambda: ort_model("fp16"), True),
     }
     rows, reference = [], None
-    for name, make in backends.items():
+    for name, (make, graph) in backends.items():
         model = make()
-        session = getattr(getattr(model, "onnx", None), "session", None)
-        active = session.get_providers() if session is not None else None
+        active = model.onnx.session.get_providers() if graph else None
         for q, lst in zip(texts, lists):  # warm-up: CUDA kernels, cuDNN/cuBLAS handles, ORT arenas
             model.score(q, lst)
         times = []
@@ -96,7 +95,7 @@ def main() -> int:
         tok_times = []
         for q, lst in zip(texts, lists):
             t = time.perf_counter()
-            tokenize(model, q, lst)
+            tokenize(model, graph, q, lst)
             tok_times.append((time.perf_counter() - t) * 1000)
         scores = [np.asarray(model.score(q, lst), dtype=np.float64) for q, lst in zip(texts, lists)]
         if reference is None:
