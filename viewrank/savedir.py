@@ -81,12 +81,26 @@ def _swap(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def save_weights(model, tmp: Path) -> None:
+    """``model.save_pretrained(tmp)`` without transformers' "Writing model shards" progress bar,
+    which a training run would otherwise print at every checkpoint."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(tmp)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
 def save_pretrained_dir(out: str | Path, model, tokenizer, config_name: str, config: dict) -> Path:
     """Save a Hugging Face model and tokenizer plus viewrank's config JSON (the marker) into ``out``."""
     import json
 
     def write(tmp: Path) -> None:
-        model.save_pretrained(tmp)
+        save_weights(model, tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / config_name).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 

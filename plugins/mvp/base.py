@@ -11,7 +11,7 @@ from torch import nn
 
 from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.config import CONFIG_NAME, MVPConfig
-from viewrank.savedir import staged_save
+from viewrank.savedir import save_weights, staged_save
 
 HEAD_NAME = "mvp_head.safetensors"
 
@@ -148,7 +148,7 @@ class BackboneHeadModel(ListScorerBase):
         """Write the model folder; its config (the marker) arrives last, a crash leaves the old one."""
 
         def write(tmp: Path) -> None:
-            self.backbone.save_pretrained(tmp)
+            save_weights(self.backbone, tmp)
             self.tokenizer.save_pretrained(tmp)
             save_head(self.head, tmp)
             self.config.save(tmp)

@@ -18,7 +18,7 @@ from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.base import ListScorerBase, check_model_dir
 from viewrank.plugins.mvp.config import CONFIG_NAME, MVPConfig
 from viewrank.plugins.mvp.text import find_view_offset, format_inputs, view_tokens
-from viewrank.savedir import staged_save
+from viewrank.savedir import save_weights, staged_save
 
 _WRAPPED = re.compile(r"^encoder\.encoder\.")
 _MODULE = re.compile(r"\.module\.")
@@ -151,7 +151,7 @@ class T5MVP(ListScorerBase):
         """Write the model folder; its config (the marker) arrives last, a crash leaves the old one."""
 
         def write(tmp: Path) -> None:
-            self.t5.save_pretrained(tmp)
+            save_weights(self.t5, tmp)
             self.tokenizer.save_pretrained(tmp)
             self.config.save(tmp)
 

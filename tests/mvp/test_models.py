@@ -100,9 +100,15 @@ def test_view_tokens_first(encoder_mvp, t5_mvp):
         assert model.tokenizer.convert_ids_to_tokens(ids[off : off + m]) == [f"<extra_id_{k}>" for k in range(m)]
 
 
-def test_save_load_round_trip(model, tmp_path):
+def test_save_load_round_trip(model, tmp_path, capsys):
+    from transformers.utils import logging as hf_logging
+
     before = model.score("cat dog", PASSAGES)
+    assert hf_logging.is_progress_bar_enabled()
     model.save(tmp_path / "m")
+    # a training run saves a checkpoint every 50 steps: no "Writing model shards" bar each time,
+    # and transformers' own progress bars are on again afterwards
+    assert "Writing model shards" not in capsys.readouterr().err and hf_logging.is_progress_bar_enabled()
     loaded = load_mvp_model(tmp_path / "m")
     assert type(loaded) is type(model) and loaded.config == model.config
     np.testing.assert_array_equal(loaded.score("cat dog", PASSAGES), before)
