@@ -13,6 +13,8 @@ Two stages, because the GPU machine has no Java for Pyserini::
 
     python bench/mvp_ablation.py prepare --out .gpu          # where Pyserini runs: BM25 lists
     python bench/mvp_ablation.py run --prep .gpu --device cuda --variants mvp,ce,...   # anywhere (a GPU when lent)
+    python bench/mvp_ablation.py run --device cpu --threads 2 --bf16 --budget-min 10 \
+        --variants mvp,mvp-m1,mvp-m2,mvp-double-softmax,mvp-target-t0.3 --out bench/results/mvp_ablation_cpu.json
 
 ``prepare`` writes ``PREP/prep.json`` (BM25 top 100 of SciFact train/test and CISI test, the
 held-out slice, CISI pseudo-queries and their BM25 top 50) and the trainer's BM25 cache
@@ -72,7 +74,10 @@ VARIANTS = {
     "gpu-mvp-l256-e6": dict(max_length=256, epochs=6),
     "gpu-mvpl-l256-e6": dict(anchor="list", max_length=256, epochs=6),
 }
-RECIPE = dict(n=16, neg_depth=30, epochs=2, batch_size=4, max_length=128, infer_max_length=256, teacher=[FREE_TEACHER],
+# infer_max_length 0: the model is validated and run at the length it was trained at. The first H200
+# run (bench/results/mvp_ablation_h200.json, whose "recipe" records it) inferred at 256 after
+# training at 128, which cost every model 0.09-0.15 nDCG@10.
+RECIPE = dict(n=16, neg_depth=30, epochs=2, batch_size=4, max_length=128, infer_max_length=0, teacher=[FREE_TEACHER],
               seed=SEED, val_queries=VAL_QUERIES, val_depth=30, evals=4)
 
 
@@ -311,7 +316,8 @@ def run(args) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     base = dict(RECIPE, backbone=args.backbone, dataset=args.scifact, split="train", index="unused", device=args.device,
-                time_budget_min=0, checkpoint_every=0, threads=args.threads, max_steps=args.max_steps)
+                time_budget_min=args.budget_min, checkpoint_every=0, threads=args.threads, max_steps=args.max_steps,
+                bf16=args.bf16)
     results = json.loads(Path(args.out).read_text(encoding="utf-8")).get("systems", {}) if Path(args.out).is_file() and args.resume else {}
     shim = TeacherHost(args.backbone, args.device)
     t0 = time.perf_counter()
@@ -382,7 +388,8 @@ def run(args) -> int:
         row: dict = {"recipe": {k: v for k, v in opts_d.items() if k in overrides or k in ("kind", "n", "epochs", "teacher")},
                      "steps": report["steps"], "chosen_step": report["chosen_step"], "train_seconds": round(train_s, 1),
                      "validation_during_training": report["validation"]}
-        row.update(evaluate_model(model, sets, quick=args.quick, alone=model.config.variant != "cross-encoder"))
+        row.update(evaluate_model(model, sets, quick=args.quick,
+                                  alone=model.config.variant != "cross-encoder" and not args.no_alone))
         if args.quick:
             results[name] = row
             print(f"{name:<20} test {row['test']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
@@ -423,6 +430,11 @@ def main() -> int:
     r.add_argument("--work", default="runs/mvp_ablation")
     r.add_argument("--msmarco", default="../shared/data/msmarco-toy/triples.tsv")
     r.add_argument("--max-steps", type=int, default=0, help="cut each training after K steps (a dry run)")
+    r.add_argument("--budget-min", type=float, default=0.0,
+                   help="each variant's training time budget in minutes (the trainer plans its steps to fit; "
+                        "the recipe's epochs stay the upper bound); 0: the epochs alone")
+    r.add_argument("--bf16", action="store_true", help="train under bf16 autocast (CPUs with AMX or AVX512-BF16)")
+    r.add_argument("--no-alone", action="store_true", help="skip scoring every candidate alone")
     r.add_argument("--limit", type=int, default=0, help="evaluate the first N queries of each set (a dry run)")
     r.add_argument("--quick", action="store_true", help="evaluate SciFact test only (no CISI, no alone, no fusion)")
     r.add_argument("--resume", action="store_true", help="keep the rows already in --out")
