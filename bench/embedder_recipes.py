@@ -8,9 +8,9 @@ Phase 1 trains every recipe (in order) while the clock is before ``--train-until
 default: no limit); phase 2 evaluates the trained models in the same order while it is before
 ``--eval-until``. A recipe not reached is written as unmeasured. One results file holds one setup
 (budget, batch size, common options): a call whose setup differs from the file's is refused, so
-rows of different setups never share a table; each row also records its own machine and date. Each recipe holds out the same 40 TRAIN queries (``--val-queries
-40 --evals 0``: no checkpoint selection inside the short budget), which the merge recipe uses to
-search its weights. Results go to bench/results/embedder_recipes.json after every step, with the
+rows of different setups never share a table; each row also records its own machine and date.
+Each recipe holds out the same 40 TRAIN queries (``--val-queries 40 --evals 0``: no checkpoint
+selection inside the short budget), which the merge recipe uses to search its weights. Results go to bench/results/embedder_recipes.json after every step, with the
 machine (CPU model, family, cores, int8 kernels), the date and the load average around each run.
 Each row's test run is kept as ``runs/embedder_recipes/NAME.json`` (``{"run": {qid: {docid:
 score}}}``, the shape bench/mvp_quality.py saves) so two rows can be compared with
