@@ -10,8 +10,9 @@ default: no limit); phase 2 evaluates the trained models in the same order while
 (budget, batch size, common options): a call whose setup differs from the file's is refused, so
 rows of different setups never share a table; each row also records its own machine and date.
 Each recipe holds out the same 40 TRAIN queries (``--val-queries 40 --evals 0``: no checkpoint
-selection inside the short budget), which the merge recipe uses to search its weights. Results go to bench/results/embedder_recipes.json after every step, with the
-machine (CPU model, family, cores, int8 kernels), the date and the load average around each run.
+selection inside the short budget), which the merge recipe uses to search its weights. Results
+go to bench/results/embedder_recipes.json after every step, with the machine (CPU model, family,
+cores, int8 kernels), the date and the load average around each run.
 Each row's test run is kept as ``runs/embedder_recipes/NAME.json`` (``{"run": {qid: {docid:
 score}}}``, the shape bench/mvp_quality.py saves) so two rows can be compared with
 bench/significance.py or ``viewrank eval --compare``.
