@@ -393,7 +393,8 @@ def run(args) -> int:
         if args.quick:
             results[name] = row
             print(f"{name:<20} test {row['test']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
-            atomic_write_text(args.out, json.dumps({"bench": "mvp_ablation", "quick": True, "systems": results}, indent=2) + "\n")
+            atomic_write_text(args.out, json.dumps({"bench": "mvp_ablation", "quick": True, **_setup(args, base, prep),
+                                                    "systems": results}, indent=2) + "\n")
             continue
         best_w = row["fuse"]["w"]
         results[name] = row
@@ -404,14 +405,24 @@ def run(args) -> int:
         print(f"{name:<20} test {row['test']['nDCG@10']:.4f} alone {alone:.4f} cisi {row['cisi']['nDCG@10']:.4f} "
               f"val {row['val']['nDCG@10']:.4f} fuse(w={best_w}) {row['fuse']['test']['nDCG@10']:.4f}/"
               f"{row['fuse']['cisi']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
-        report_all = {"bench": "mvp_ablation", "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu",
-                      "software": {"torch": torch.__version__, "python": platform.python_version()},
-                      "recipe": {k: v for k, v in base.items() if k not in ("backbone", "dataset", "device", "threads")},
-                      "sets": {"val": f"{len(prep['val'])} held-out SciFact train queries, BM25 top 100",
-                               "test": "SciFact test (300), BM25 top 100", "cisi": "CISI test (76), BM25 top 100, never tuned on"},
-                      "limit": args.limit, "date": time.strftime("%Y-%m-%d"), "systems": results}
+        report_all = {"bench": "mvp_ablation", **_setup(args, base, prep), "systems": results}
         atomic_write_text(args.out, json.dumps(report_all, indent=2) + "\n")
     return 0
+
+
+def _setup(args, base: dict, prep: dict) -> dict:
+    """What a results file says of its run: the device (the CPU described as every bench does),
+    software, the shared recipe, the sets, the limit and the date."""
+    import torch
+
+    from viewrank.plugins.onnx_runtime.cpu import describe
+
+    return {"device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else describe(),
+            "software": {"torch": torch.__version__, "python": platform.python_version()},
+            "recipe": {k: v for k, v in base.items() if k not in ("backbone", "dataset", "device", "threads")},
+            "sets": {"val": f"{len(prep['val'])} held-out SciFact train queries, BM25 top 100",
+                     "test": "SciFact test (300), BM25 top 100", "cisi": "CISI test (76), BM25 top 100, never tuned on"},
+            "limit": args.limit, "date": time.strftime("%Y-%m-%d")}
 
 
 def main() -> int:
