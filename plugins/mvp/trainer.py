@@ -93,6 +93,12 @@ def check_options(opts: TrainOptions) -> None:
         raise ViewrankError(f"--warmup-ratio {opts.warmup_ratio}: use a fraction in [0, 1)")
     if not opts.pin_positive and not opts.teacher:
         raise ViewrankError("lists without the judged document (adapt --source drop) need a --teacher to order them")
+    if opts.time_budget_min < 0:
+        raise ViewrankError(f"--time-budget-min {opts.time_budget_min}: give minutes >= 0 (0 = no limit)")
+    if opts.max_steps < 0:
+        raise ViewrankError(f"--max-steps {opts.max_steps}: give a number of steps >= 0 (0 = the plan's)")
+    if opts.epochs < 1 or opts.batch_size < 1:
+        raise ViewrankError(f"--epochs {opts.epochs} --batch-size {opts.batch_size}: both need to be at least 1")
     if opts.l2sp < 0:
         raise ViewrankError(f"--l2sp {opts.l2sp}: give a rate >= 0 (0 = off)")
     if opts.windows < 0:

@@ -86,6 +86,14 @@ def test_bad_recipe_options_are_named():
         check_options(TrainOptions(n=16, neg_depth=5))
     with pytest.raises(ViewrankError, match="--init-from /nonexistent"):
         check_options(TrainOptions(init_from="/nonexistent"))
+    with pytest.raises(ViewrankError, match="--time-budget-min -5: give minutes"):  # accepted before
+        check_options(TrainOptions(time_budget_min=-5))
+    with pytest.raises(ViewrankError, match="--max-steps -1"):
+        check_options(TrainOptions(max_steps=-1))
+    with pytest.raises(ViewrankError, match="--epochs 0"):
+        check_options(TrainOptions(epochs=0))
+    with pytest.raises(ViewrankError, match="--batch-size 0"):
+        check_options(TrainOptions(batch_size=0))
 
 
 def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir, tiny_dataset, tmp_path):
