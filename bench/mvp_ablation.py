@@ -16,6 +16,12 @@ Two stages, because the GPU machine has no Java for Pyserini::
     python bench/mvp_ablation.py run --device cpu --threads 2 --bf16 --budget-min 10 \
         --variants mvp,mvp-m1,mvp-m2,mvp-double-softmax,mvp-target-t0.3 --out bench/results/mvp_ablation_cpu.json
 
+Is the listwise gain real at an equal list length? ``listwise`` scores every SciFact test
+candidate of a trained encoder MVP in its list, alone, and among 15 other candidates (the top of
+its own list, a random draw from it, or passages from elsewhere in the corpus), from one encoding::
+
+    python bench/mvp_ablation.py listwise --model NAME=DIR [--model ...]   # bench/results/mvp_listwise_cpu.json
+
 ``prepare`` writes ``PREP/prep.json`` (BM25 top 100 of SciFact train/test and CISI test, the
 held-out slice, CISI pseudo-queries and their BM25 top 50) and the trainer's BM25 cache
 (``mined_negatives.json``). ``run`` computes the zero-shot baselines and the free teacher
@@ -42,9 +48,11 @@ ADAPT_QUERIES = 1000
 
 # name -> TrainOptions overrides on the shared recipe below. Ordered by what the issue needs first.
 VARIANTS = {
-    "mvp": {},
+    "mvp": {},  # TrainOptions' default anchor: the learned query per view (plugins/mvp/options.py)
     "ce": dict(kind="cross-encoder"),
-    "mvp-query-anchor": dict(anchor="query"),
+    # the other anchor form. In mvp_ablation_h200.json (2026-12-04, when list anchors were the
+    # default) "mvp" is list anchors and "mvp-query-anchor" learned queries; here "mvp" is the latter
+    "mvp-list-anchor": dict(anchor="list"),
     "mvp-no-teacher": dict(teacher=[]),
     "ce-no-teacher": dict(kind="cross-encoder", teacher=[]),
     "mvp-teacher-ens": dict(teacher=[FREE_TEACHER, CROSSFIT]),
@@ -291,6 +299,106 @@ def evaluate_stage(args) -> int:
     return 0
 
 
+CONTEXTS = ("list", "alone", "top", "own", "foreign")
+
+
+def context_scores(model, views, foreign, size: int, rng) -> dict:
+    """Scores of one query's N candidates (``views``: ``(N, m, d)``, in BM25 order), each read in
+    five contexts by the anchor decoder alone (a candidate's view vectors do not depend on its list):
+
+    - ``list``: the whole list, one pass (what ``mvp:DIR`` does);
+    - ``alone``: a list of one;
+    - ``top``: the candidate and the first ``size - 1`` others of BM25's order (the lists the
+      trainer builds: competitors from the top of the same query's ranking);
+    - ``own``: the candidate and ``size - 1`` others drawn at random from the same list;
+    - ``foreign``: the candidate and ``size - 1`` passages from elsewhere in the corpus, paired
+      with the same query (``foreign``: ``(size - 1, m, d)``): a list of the same length whose
+      other candidates say nothing about this query's competition.
+
+    ``own``/``top`` against ``foreign`` is the listwise gain at an equal list length."""
+    import torch
+
+    n = views.shape[0]
+    out = {"list": model.score_views(views[None])[0][0], "alone": model.score_views(views[:, None])[0][:, 0]}
+    k = min(size - 1, n - 1)
+    others = {"top": [[j for j in range(n) if j != i][:k] for i in range(n)],
+              "own": [rng.choice([j for j in range(n) if j != i], size=k, replace=False).tolist() for i in range(n)]}
+    for name, idx in others.items():
+        ctx = torch.cat([views[:, None], views[torch.tensor(idx, dtype=torch.long).reshape(n, k)]], dim=1)
+        out[name] = model.score_views(ctx)[0][:, 0]
+    ctx = torch.cat([views[:, None], foreign[None].expand(n, *foreign.shape)], dim=1)
+    out["foreign"] = model.score_views(ctx)[0][:, 0]
+    return {name: out[name].float().cpu().numpy() for name in CONTEXTS}
+
+
+def listwise_stage(args) -> int:
+    """Does a candidate's score use its list? Every SciFact test candidate scored in the contexts
+    of :func:`context_scores`; nDCG@10 and MRR@10 of each, and paired randomization tests of
+    ``top``/``own``/``list`` against ``foreign`` and ``alone`` (``--out``: table + JSON)."""
+    import numpy as np
+    import torch
+
+    from viewrank.errors import ViewrankError
+    from viewrank.metrics import mrr_at_k, ndcg_at_k
+    from viewrank.plugins.mvp.encoder_model import EncoderMVP
+    from viewrank.plugins.mvp.loading import load_mvp_model
+    from viewrank.plugins.onnx_runtime.cpu import describe
+    from viewrank.runs import atomic_write_text
+    from viewrank.significance import randomization_test
+
+    if args.context < 2:
+        raise SystemExit(f"--context {args.context}: a list needs at least 2 candidates")
+    torch.set_num_threads(args.threads)
+    prep = json.loads((Path(args.prep) / "prep.json").read_text(encoding="utf-8"))
+    ds, split, qs, hits = load_sets(args, prep)["test"]
+    qrels = ds.qrels(split)
+    ids = sorted(ds.corpus)
+    out = Path(args.out)
+    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"bench": "mvp_listwise", "systems": {}}
+    for item in args.model:
+        name, _, folder = item.partition("=")
+        model = load_mvp_model(folder).eval()
+        if not isinstance(model, EncoderMVP):
+            raise ViewrankError(f"--model {item}: {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
+        runs = {c: {} for c in CONTEXTS}
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for i, (qid, text) in enumerate(qs.items()):
+                rng = np.random.default_rng([SEED, i])
+                docs = [d for d, _ in hits[qid][:100] if d in ds.corpus]
+                taken = set(docs) | set(qrels.get(qid, {}))
+                foreign = []
+                while len(foreign) < args.context - 1:
+                    d = ids[int(rng.integers(len(ids)))]
+                    if d not in taken:
+                        taken.add(d)
+                        foreign.append(d)
+                batch = model.tokenize(text, [ds.corpus[d].contents for d in docs + foreign])
+                views = model.encode_views(**{k: v.to(model.device) for k, v in batch.items()})
+                scores = context_scores(model, views[: len(docs)], views[len(docs):], args.context, rng)
+                for c in CONTEXTS:
+                    runs[c][qid] = dict(zip(docs, map(float, scores[c])))
+                if (i + 1) % 50 == 0:
+                    print(f"{name}: {i + 1}/{len(qs)} queries, {time.perf_counter() - t0:.0f} s", flush=True)
+        per_query = {c: {q: ndcg_at_k({q: runs[c][q]}, {q: qrels[q]}) for q in runs[c] if q in qrels} for c in CONTEXTS}
+        judged = sorted(per_query["list"])
+        row = {"model": folder, "anchor": model.config.anchor, "m": model.config.m,
+               "contexts": {c: {"nDCG@10": round(ndcg_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4),
+                                "MRR@10": round(mrr_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4)} for c in CONTEXTS},
+               "tests": {}}
+        for a, b in (("foreign", "top"), ("foreign", "own"), ("foreign", "list"), ("alone", "list"), ("alone", "foreign")):
+            t = randomization_test([per_query[a][q] for q in judged], [per_query[b][q] for q in judged])
+            row["tests"][f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        report["systems"][name] = row
+        report.update(device=describe(), date=time.strftime("%Y-%m-%d"), context=args.context, queries=len(judged),
+                      sets="SciFact test, BM25 top 100; foreign: random corpus passages outside the list and the qrels")
+        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        print(f"{name:<20} " + " ".join(f"{c} {row['contexts'][c]['nDCG@10']:.4f}" for c in CONTEXTS)
+              + " | " + ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})" for k, v in row["tests"].items()), flush=True)
+    return 0
+
+
 def run(args) -> int:
     import torch
 
@@ -304,6 +412,8 @@ def run(args) -> int:
     from viewrank.runs import atomic_write_text
     from viewrank.types import Query
 
+    if args.budget_min < 0:
+        raise SystemExit(f"--budget-min {args.budget_min}: give minutes >= 0 (0: the epochs alone)")
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -457,11 +567,19 @@ def main() -> int:
     e.add_argument("--limit", type=int, default=0)
     e.add_argument("--no-alone", action="store_true", help="skip scoring every candidate alone (halves the time)")
     e.add_argument("--out", default=str(RESULTS.with_name("mvp_quality_cpu.json")))
-    for q in (p, r, e):
+    w = sub.add_parser("listwise", help="each SciFact test candidate scored in its list, alone, and among "
+                                         "other candidates (same-query or foreign) of an equal list length")
+    w.add_argument("--prep", default=".gpu")
+    w.add_argument("--model", action="append", required=True, metavar="NAME=DIR")
+    w.add_argument("--context", type=int, default=16, help="list length of the top/own/foreign contexts (training's)")
+    w.add_argument("--threads", type=int, default=2)
+    w.add_argument("--limit", type=int, default=0)
+    w.add_argument("--out", default=str(RESULTS.with_name("mvp_listwise_cpu.json")))
+    for q in (p, r, e, w):
         q.add_argument("--scifact", default="../shared/data/scifact")
         q.add_argument("--cisi", default="../shared/data/cisi")
     args = ap.parse_args()
-    return {"prepare": prepare, "run": run, "evaluate": evaluate_stage}[args.stage](args)
+    return {"prepare": prepare, "run": run, "evaluate": evaluate_stage, "listwise": listwise_stage}[args.stage](args)
 
 
 if __name__ == "__main__":

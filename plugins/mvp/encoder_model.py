@@ -80,7 +80,13 @@ class EncoderMVP(BackboneHeadModel):
 
     def score_lists(self, input_ids, attention_mask, token_type_ids=None):
         """``(B, N, L)`` -> scores ``(B, N)`` = mean_k <a_k, e_ik>, and anchors ``(B, m, d)``."""
-        views = self.encode_views(input_ids, attention_mask, token_type_ids)  # (B, N, m, d)
+        return self.score_views(self.encode_views(input_ids, attention_mask, token_type_ids))
+
+    def score_views(self, views: torch.Tensor):
+        """``(B, N, m, d)`` view vectors -> scores ``(B, N)`` and anchors ``(B, m, d)``: the anchor
+        decoder and the score, apart from the encoder. Candidates are encoded one by one, so a
+        candidate's view vectors do not depend on its list: scoring one candidate among other
+        contexts needs no second encoding (``bench/mvp_ablation.py listwise``)."""
         anchors = self.head(views)  # (B, m, d)
         scores = (views * anchors.unsqueeze(1)).sum(-1).mean(-1)
         return scores, anchors

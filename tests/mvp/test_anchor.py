@@ -77,3 +77,16 @@ def test_a_config_written_before_list_anchors_loads_as_query(encoder_mvp, tmp_pa
     del data["anchor"]
     (model_dir / CONFIG_NAME).write_text(json.dumps(data))
     assert MVPConfig.load(model_dir).anchor == "query"
+
+
+def test_score_views_scores_a_candidate_in_any_context_without_reencoding(encoder_mvp):
+    """A candidate's view vectors do not depend on its list (each is encoded on its own), so
+    ``score_views`` over re-assembled lists gives what a fresh forward pass over them gives."""
+    batch = encoder_mvp.tokenize("cat dog", LIST + OTHERS)
+    with torch.no_grad():
+        views = encoder_mvp.encode_views(**batch)  # (N, m, d), every candidate once
+        own, _ = encoder_mvp.score_views(views[None, : len(LIST)])
+        mixed, _ = encoder_mvp.score_views(torch.cat([views[:1], views[len(LIST):]])[None])
+    np.testing.assert_allclose(own[0].numpy(), encoder_mvp.score("cat dog", LIST), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(mixed[0].numpy(), encoder_mvp.score("cat dog", LIST[:1] + OTHERS), atol=1e-5, rtol=0)
+    assert abs(float(own[0, 0]) - float(mixed[0, 0])) > 1e-6  # the context moved the first candidate's score
