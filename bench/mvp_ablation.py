@@ -338,7 +338,6 @@ def listwise_stage(args) -> int:
     import numpy as np
     import torch
 
-    from viewrank.errors import ViewrankError
     from viewrank.metrics import mrr_at_k, ndcg_at_k
     from viewrank.plugins.mvp.encoder_model import EncoderMVP
     from viewrank.plugins.mvp.loading import load_mvp_model
@@ -359,7 +358,7 @@ def listwise_stage(args) -> int:
         name, _, folder = item.partition("=")
         model = load_mvp_model(folder).eval()
         if not isinstance(model, EncoderMVP):
-            raise ViewrankError(f"--model {item}: {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
+            raise SystemExit(f"--model {item}: a {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
         runs = {c: {} for c in CONTEXTS}
         t0 = time.perf_counter()
         with torch.inference_mode():
