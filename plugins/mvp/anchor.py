@@ -11,6 +11,9 @@ Two forms (``MVPConfig.anchor``):
   view, initialised orthonormal and large, on the residual path. Its anchors are near-orthogonal
   and almost independent of the list from step 0.
 
+:meth:`AnchorDecoder.with_anchor` turns one form into the other for a warm start (``viewrank train
+mvp --init-from DIR --anchor list``): the block is kept, only the start parameters are new.
+
 Input ``views`` is ``(B, N, m, d)``; output anchors ``(B, m, d)``. There are no position
 embeddings and no mask (every candidate is real), so an anchor is a symmetric function of its N
 inputs: permuting candidates cannot change it. Pre-LN block: cross-attention, feed-forward, final
@@ -52,6 +55,18 @@ class AnchorDecoder(nn.Module):
         self.ln_out = nn.LayerNorm(d_model)
         with torch.no_grad():  # start with small anchors so initial scores are O(1)
             self.ln_out.weight.fill_(init_scale)
+
+    def with_anchor(self, anchor: str, seed: int = 0) -> "AnchorDecoder":
+        """A decoder of form ``anchor`` holding this one's block (norms, projections, feed-forward,
+        output norm, trained or not); only the form's start parameters (the per-view queries or
+        the shared start vector) are initialised as for a new model, under ``seed``."""
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            new = AnchorDecoder(self.q.in_features, self.m, self.h, self.ff[0].out_features, anchor=anchor)
+        own = {k: v for k, v in self.state_dict().items() if k not in ("queries", "start")}
+        missing, unexpected = new.load_state_dict(own, strict=False)
+        assert not unexpected and set(missing) <= {"queries", "start"}, (missing, unexpected)
+        return new.train(self.training)
 
     def start_vectors(self, b: int, d: int) -> torch.Tensor:
         """``(B, m, d)``: the per-view learned queries, or the shared start vector repeated."""

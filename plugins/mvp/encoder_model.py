@@ -60,6 +60,13 @@ class EncoderMVP(BackboneHeadModel):
                            view_offset=find_view_offset(tokenizer, m), backbone=str(backbone_dir))
         return cls(backbone, tokenizer, config).eval()
 
+    def set_anchor(self, anchor: str, seed: int = 0) -> None:
+        """Switch the anchor decoder to form ``anchor`` (``list`` or ``query``), keeping the encoder,
+        the view tokens and the decoder's block: a warm start for the other form."""
+        if anchor != self.config.anchor:
+            self.head = self.head.with_anchor(anchor, seed)
+            self.config.anchor = anchor
+
     @property
     def uses_token_types(self) -> bool:
         return getattr(self.backbone.config, "type_vocab_size", 0) > 0

@@ -20,8 +20,10 @@ class TrainOptions:
     out: str = "models/mvp-minilm"
     m: int = 4
     # "query": a learned query per view (learns within the CPU budget); "list": the paper's list-aware
-    # anchors, which did not start learning in 250 CPU steps of this recipe (docs/mvp.md)
-    anchor: str = "query"
+    # anchors, which did not start learning in 250 CPU steps of this recipe (docs/mvp.md).
+    # "" = "query" for a new model, the --init-from model's own form otherwise; a form given with
+    # --init-from switches that model's anchors (a warm start: encoder and decoder block kept)
+    anchor: str = ""
     max_length: int = 128  # tokens per candidate while training
     # tokens per candidate saved in the model's config (inference, validation); 0 = max_length. Keep them
     # equal: trained at 128 and run at 256, the cross-encoder fell from 0.748 to 0.657 (bench/mvp_ablation.py)

@@ -46,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
     p.add_argument("--views", dest="m", type=int, default=d.m, help="view tokens m (default %(default)s)")
     add_deprecated_alias(p, "--m", "--views", dest="m", type=int)
     p.add_argument("--anchor", choices=["list", "query"], default=d.anchor,
-                   help="list: anchors computed from each view's list (the paper); query: a learned query per view")
+                   help="list: anchors computed from each view's list (the paper); query: a learned query per view "
+                        "(default: query for a new model; with --init-from, that model's own form, and a form "
+                        "given here switches its anchors, keeping the encoder and the decoder block)")
     p.add_argument("--teacher", action="append", default=None, metavar="SPEC",
                    help="reranker spec whose scores order each list's negatives (repeat for an ensemble; "
                         f"none = BM25's order); the relevant document stays first (default {' '.join(d.teacher)})")

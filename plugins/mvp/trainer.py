@@ -63,13 +63,18 @@ def build_model(opts: TrainOptions, host: "PluginHost"):
         want = "encoder" if opts.kind == "mvp" else "cross-encoder"
         if model.config.variant != want:
             raise ViewrankError(f"--init-from {opts.init_from} holds a {model.config.variant!r} model, not {want!r}")
+        if opts.anchor and model.config.variant != "encoder":
+            raise ViewrankError(f"--anchor {opts.anchor}: --init-from {opts.init_from} holds a "
+                                f"{model.config.variant!r} model, which has no anchor decoder")
+        if opts.anchor:
+            model.set_anchor(opts.anchor, seed=opts.seed)  # a warm start when the form differs
     else:
         backbone = host.resolve_model_path(opts.backbone)
         if opts.kind == "mvp":
             from viewrank.plugins.mvp.encoder_model import EncoderMVP
 
             model = EncoderMVP.from_backbone(backbone, m=opts.m, max_length=opts.max_length, seed=opts.seed,
-                                             anchor=opts.anchor)
+                                             anchor=opts.anchor or "query")
         elif opts.kind == "cross-encoder":
             from viewrank.plugins.mvp.cross_encoder import CrossEncoder
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from viewrank.errors import ViewrankError
 from viewrank.plugins.mvp.anchor import AnchorDecoder
 from viewrank.plugins.mvp.config import CONFIG_NAME, MVPConfig
 from viewrank.plugins.mvp.losses import orthogonal_loss
@@ -90,3 +91,43 @@ def test_score_views_scores_a_candidate_in_any_context_without_reencoding(encode
     np.testing.assert_allclose(own[0].numpy(), encoder_mvp.score("cat dog", LIST), atol=1e-5, rtol=0)
     np.testing.assert_allclose(mixed[0].numpy(), encoder_mvp.score("cat dog", LIST[:1] + OTHERS), atol=1e-5, rtol=0)
     assert abs(float(own[0, 0]) - float(mixed[0, 0])) > 1e-6  # the context moved the first candidate's score
+
+
+def test_with_anchor_keeps_the_block_and_renews_only_the_start_parameters():
+    torch.manual_seed(0)
+    query = AnchorDecoder(32, m=2, heads=2, ffn=64, anchor="query")
+    with torch.no_grad():
+        query.ff[0].weight.add_(1.0)  # a "trained" block: not what a new decoder would hold
+    listed = query.with_anchor("list", seed=3)
+    old, new = query.state_dict(), listed.state_dict()
+    assert "start" in new and "queries" not in new and listed.anchor == "list"
+    for k in old.keys() - {"queries"}:
+        torch.testing.assert_close(new[k], old[k], atol=0, rtol=0)
+    torch.testing.assert_close(listed.start, query.with_anchor("list", seed=3).start)  # seeded
+    views = torch.randn(1, 6, 1, 32).expand(1, 6, 2, 32)
+    with torch.no_grad():
+        a = listed.eval()(views)
+    torch.testing.assert_close(a[:, 0], a[:, 1])  # now one shared start: views differ only by their inputs
+    assert listed.with_anchor("query").queries.shape == (2, 32)
+
+
+def test_init_from_with_another_anchor_is_a_warm_start(encoder_mvp, cross_encoder, tmp_path):
+    """``viewrank train mvp --init-from DIR --anchor query``: the encoder and the decoder block come
+    from DIR, only the anchors' start parameters are new; without --anchor the model keeps its own."""
+    from viewrank.manager import get_host
+    from viewrank.plugins.mvp.options import TrainOptions
+    from viewrank.plugins.mvp.trainer import build_model
+
+    start = encoder_mvp.save(tmp_path / "start")
+    kept = build_model(TrainOptions(init_from=str(start)), get_host())
+    assert kept.config.anchor == "list" == encoder_mvp.config.anchor
+    np.testing.assert_allclose(kept.score("cat dog", LIST), encoder_mvp.score("cat dog", LIST), atol=1e-6, rtol=0)
+    switched = build_model(TrainOptions(init_from=str(start), anchor="query"), get_host())
+    assert switched.config.anchor == "query" and "queries" in dict(switched.head.named_parameters())
+    for k, v in encoder_mvp.backbone.state_dict().items():
+        torch.testing.assert_close(switched.backbone.state_dict()[k], v, atol=0, rtol=0)
+    torch.testing.assert_close(switched.head.k.weight, encoder_mvp.head.k.weight, atol=0, rtol=0)
+    assert not np.allclose(switched.score("cat dog", LIST), encoder_mvp.score("cat dog", LIST))
+    ce = cross_encoder.save(tmp_path / "ce")
+    with pytest.raises(ViewrankError, match="--anchor list: --init-from .*'cross-encoder' model, which has no anchor decoder"):
+        build_model(TrainOptions(kind="cross-encoder", init_from=str(ce), anchor="list"), get_host())
