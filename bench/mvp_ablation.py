@@ -389,6 +389,8 @@ def listwise_stage(args) -> int:
             t = randomization_test([per_query[a][q] for q in judged], [per_query[b][q] for q in judged])
             row["tests"][f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
+        # per query, so that runs of several models (seeds) can be pooled or tested again later
+        row["per_query_nDCG@10"] = {c: {q: round(per_query[c][q], 4) for q in judged} for c in CONTEXTS}
         report["systems"][name] = row
         report.update(device=describe(), date=time.strftime("%Y-%m-%d"), context=args.context, queries=len(judged),
                       sets="SciFact test, BM25 top 100; foreign: random corpus passages outside the list and the qrels")
