@@ -21,6 +21,7 @@ candidate of a trained encoder MVP in its list, alone, and among 15 other candid
 its own list, a random draw from it, or passages from elsewhere in the corpus), from one encoding::
 
     python bench/mvp_ablation.py listwise --model NAME=DIR [--model ...]   # bench/results/mvp_listwise_cpu.json
+    python bench/mvp_ablation.py listwise --pool NAME,NAME   # the same tests on the models' per-query mean
 
 ``prepare`` writes ``PREP/prep.json`` (BM25 top 100 of SciFact train/test and CISI test, the
 held-out slice, CISI pseudo-queries and their BM25 top 50) and the trainer's BM25 cache
@@ -38,6 +39,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mvp_ablation.json"
 FREE_TEACHER = "fuse:0.4:bi-encoder"
@@ -87,6 +89,12 @@ VARIANTS = {
 # training at 128, which cost every model 0.09-0.15 nDCG@10.
 RECIPE = dict(n=16, neg_depth=30, epochs=2, batch_size=4, max_length=128, infer_max_length=0, teacher=[FREE_TEACHER],
               seed=SEED, val_queries=VAL_QUERIES, val_depth=30, evals=4)
+
+
+def bad_input(message: str) -> NoReturn:
+    """Stop on bad input as every viewrank command does: the message on stderr, exit status 2."""
+    print(f"mvp_ablation: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _bm25(index: str, queries, depth: int) -> dict:
@@ -300,6 +308,8 @@ def evaluate_stage(args) -> int:
 
 
 CONTEXTS = ("list", "alone", "top", "own", "foreign")
+# (baseline, tested): each test is tested - baseline, paired over queries
+CONTEXT_TESTS = (("foreign", "top"), ("foreign", "own"), ("foreign", "list"), ("alone", "list"), ("alone", "foreign"))
 
 
 def context_scores(model, views, foreign, size: int, rng) -> dict:
@@ -346,7 +356,9 @@ def listwise_stage(args) -> int:
     from viewrank.significance import randomization_test
 
     if args.context < 2:
-        raise SystemExit(f"--context {args.context}: a list needs at least 2 candidates")
+        bad_input(f"--context {args.context}: a list needs at least 2 candidates")
+    if not args.model and not args.pool:
+        bad_input("listwise: name a --model NAME=DIR to score, or --pool NAME,NAME of models already scored")
     torch.set_num_threads(args.threads)
     prep = json.loads((Path(args.prep) / "prep.json").read_text(encoding="utf-8"))
     ds, split, qs, hits = load_sets(args, prep)["test"]
@@ -358,7 +370,7 @@ def listwise_stage(args) -> int:
         name, _, folder = item.partition("=")
         model = load_mvp_model(folder).eval()
         if not isinstance(model, EncoderMVP):
-            raise SystemExit(f"--model {item}: a {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
+            bad_input(f"--model {item}: a {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
         runs = {c: {} for c in CONTEXTS}
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -385,7 +397,7 @@ def listwise_stage(args) -> int:
                "contexts": {c: {"nDCG@10": round(ndcg_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4),
                                 "MRR@10": round(mrr_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4)} for c in CONTEXTS},
                "tests": {}}
-        for a, b in (("foreign", "top"), ("foreign", "own"), ("foreign", "list"), ("alone", "list"), ("alone", "foreign")):
+        for a, b in CONTEXT_TESTS:
             t = randomization_test([per_query[a][q] for q in judged], [per_query[b][q] for q in judged])
             row["tests"][f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -397,6 +409,24 @@ def listwise_stage(args) -> int:
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
         print(f"{name:<20} " + " ".join(f"{c} {row['contexts'][c]['nDCG@10']:.4f}" for c in CONTEXTS)
               + " | " + ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})" for k, v in row["tests"].items()), flush=True)
+    if args.pool:
+        names = args.pool.split(",")
+        rows = [report["systems"].get(n) or {} for n in names]
+        missing = [n for n, r in zip(names, rows) if "per_query_nDCG@10" not in r]
+        if len(names) < 2 or missing:
+            bad_input(f"--pool {args.pool}: name two or more models of {out} scored with per-query values"
+                             + (f" (none for {', '.join(missing)}: score them with --model)" if missing else ""))
+        common = sorted(set.intersection(*(set(r["per_query_nDCG@10"]["list"]) for r in rows)))
+        mean = {c: [float(np.mean([r["per_query_nDCG@10"][c][q] for r in rows])) for q in common] for c in CONTEXTS}
+        pooled = {"models": names, "queries": len(common),
+                  "contexts": {c: {"nDCG@10": round(float(np.mean(mean[c])), 4)} for c in CONTEXTS}, "tests": {}}
+        for a, b in CONTEXT_TESTS:
+            t = randomization_test(mean[a], mean[b])
+            pooled["tests"][f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
+        report.setdefault("pooled", {})[args.pool] = pooled
+        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        print(f"pooled {args.pool}: " + ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})"
+                                                  for k, v in pooled["tests"].items()), flush=True)
     return 0
 
 
@@ -414,11 +444,11 @@ def run(args) -> int:
     from viewrank.types import Query
 
     if args.budget_min < 0:
-        raise SystemExit(f"--budget-min {args.budget_min}: give minutes >= 0 (0: the epochs alone)")
+        bad_input(f"--budget-min {args.budget_min}: give minutes >= 0 (0: the epochs alone)")
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
-        raise SystemExit(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+        bad_input(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     prep_dir = Path(args.prep)
     prep = json.loads((prep_dir / "prep.json").read_text(encoding="utf-8"))
     sci = BeirDataset(args.scifact)
@@ -571,7 +601,10 @@ def main() -> int:
     w = sub.add_parser("listwise", help="each SciFact test candidate scored in its list, alone, and among "
                                          "other candidates (same-query or foreign) of an equal list length")
     w.add_argument("--prep", default=".gpu")
-    w.add_argument("--model", action="append", required=True, metavar="NAME=DIR")
+    w.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
+    w.add_argument("--pool", default="", metavar="NAME,NAME",
+                   help="also test the per-query mean of these models' rows in --out (seeds of one recipe); "
+                        "query-level noise only: the models' own spread is not in the p-values")
     w.add_argument("--context", type=int, default=16, help="list length of the top/own/foreign contexts (training's)")
     w.add_argument("--threads", type=int, default=2)
     w.add_argument("--limit", type=int, default=0)
