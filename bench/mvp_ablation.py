@@ -415,7 +415,7 @@ def listwise_stage(args) -> int:
         missing = [n for n, r in zip(names, rows) if "per_query_nDCG@10" not in r]
         if len(names) < 2 or missing:
             bad_input(f"--pool {args.pool}: name two or more models of {out} scored with per-query values"
-                             + (f" (none for {', '.join(missing)}: score them with --model)" if missing else ""))
+                      + (f" (none for {', '.join(missing)}: score them with --model)" if missing else ""))
         common = sorted(set.intersection(*(set(r["per_query_nDCG@10"]["list"]) for r in rows)))
         mean = {c: [float(np.mean([r["per_query_nDCG@10"][c][q] for r in rows])) for q in common] for c in CONTEXTS}
         pooled = {"models": names, "queries": len(common),

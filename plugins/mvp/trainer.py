@@ -63,10 +63,7 @@ def build_model(opts: TrainOptions, host: "PluginHost"):
         want = "encoder" if opts.kind == "mvp" else "cross-encoder"
         if model.config.variant != want:
             raise ViewrankError(f"--init-from {opts.init_from} holds a {model.config.variant!r} model, not {want!r}")
-        if opts.anchor and model.config.variant != "encoder":
-            raise ViewrankError(f"--anchor {opts.anchor}: --init-from {opts.init_from} holds a "
-                                f"{model.config.variant!r} model, which has no anchor decoder")
-        if opts.anchor:
+        if opts.anchor:  # check_options: only for MVP
             model.set_anchor(opts.anchor, seed=opts.seed)  # a warm start when the form differs
     else:
         backbone = host.resolve_model_path(opts.backbone)
@@ -110,6 +107,8 @@ def check_options(opts: TrainOptions) -> None:
         raise ViewrankError(f"--windows {opts.windows}: give a number of words (or 0 for whole passages)")
     if opts.windows and not opts.teacher:
         raise ViewrankError("--windows picks each passage's window by the --teacher's scores: give a --teacher")
+    if opts.anchor and opts.kind != "mvp":
+        raise ViewrankError(f"--anchor {opts.anchor}: a {opts.kind} has no anchor decoder (MVP only)")
     if opts.init_from and not Path(opts.init_from).is_dir():
         raise ViewrankError(f"--init-from {opts.init_from}: no such model folder")
 
