@@ -312,6 +312,22 @@ CONTEXTS = ("list", "alone", "top", "own", "foreign")
 CONTEXT_TESTS = (("foreign", "top"), ("foreign", "own"), ("foreign", "list"), ("alone", "list"), ("alone", "foreign"))
 
 
+def context_tests(values: dict) -> dict:
+    """Paired randomization tests of CONTEXT_TESTS over per-query values (one list per context,
+    queries in the same order): ``{"b - a": {"diff", "p"}}``."""
+    from viewrank.significance import randomization_test
+
+    tests = {}
+    for a, b in CONTEXT_TESTS:
+        t = randomization_test(values[a], values[b])
+        tests[f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
+    return tests
+
+
+def tests_line(tests: dict) -> str:
+    return ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})" for k, v in tests.items())
+
+
 def context_scores(model, views, foreign, size: int, rng) -> dict:
     """Scores of one query's N candidates (``views``: ``(N, m, d)``, in BM25 order), each read in
     five contexts by the anchor decoder alone (a candidate's view vectors do not depend on its list):
@@ -353,7 +369,6 @@ def listwise_stage(args) -> int:
     from viewrank.plugins.mvp.loading import load_mvp_model
     from viewrank.plugins.onnx_runtime.cpu import describe
     from viewrank.runs import atomic_write_text
-    from viewrank.significance import randomization_test
 
     if args.context < 2:
         bad_input(f"--context {args.context}: a list needs at least 2 candidates")
@@ -396,10 +411,8 @@ def listwise_stage(args) -> int:
         row = {"model": folder, "anchor": model.config.anchor, "m": model.config.m,
                "contexts": {c: {"nDCG@10": round(ndcg_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4),
                                 "MRR@10": round(mrr_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4)} for c in CONTEXTS},
-               "tests": {}}
-        for a, b in CONTEXT_TESTS:
-            t = randomization_test([per_query[a][q] for q in judged], [per_query[b][q] for q in judged])
-            row["tests"][f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
+               }
+        row["tests"] = context_tests({c: [per_query[c][q] for q in judged] for c in CONTEXTS})
         row["seconds"] = round(time.perf_counter() - t0, 1)
         # per query, so that runs of several models (seeds) can be pooled or tested again later
         row["per_query_nDCG@10"] = {c: {q: round(per_query[c][q], 4) for q in judged} for c in CONTEXTS}
@@ -408,7 +421,7 @@ def listwise_stage(args) -> int:
                       sets="SciFact test, BM25 top 100; foreign: random corpus passages outside the list and the qrels")
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
         print(f"{name:<20} " + " ".join(f"{c} {row['contexts'][c]['nDCG@10']:.4f}" for c in CONTEXTS)
-              + " | " + ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})" for k, v in row["tests"].items()), flush=True)
+              + " | " + tests_line(row["tests"]), flush=True)
     if args.pool:
         names = args.pool.split(",")
         rows = [report["systems"].get(n) or {} for n in names]
@@ -419,14 +432,11 @@ def listwise_stage(args) -> int:
         common = sorted(set.intersection(*(set(r["per_query_nDCG@10"]["list"]) for r in rows)))
         mean = {c: [float(np.mean([r["per_query_nDCG@10"][c][q] for r in rows])) for q in common] for c in CONTEXTS}
         pooled = {"models": names, "queries": len(common),
-                  "contexts": {c: {"nDCG@10": round(float(np.mean(mean[c])), 4)} for c in CONTEXTS}, "tests": {}}
-        for a, b in CONTEXT_TESTS:
-            t = randomization_test(mean[a], mean[b])
-            pooled["tests"][f"{b} - {a}"] = {"diff": round(t.diff, 4), "p": round(t.p, 4)}
+                  "contexts": {c: {"nDCG@10": round(float(np.mean(mean[c])), 4)} for c in CONTEXTS},
+                  "tests": context_tests(mean)}
         report.setdefault("pooled", {})[args.pool] = pooled
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
-        print(f"pooled {args.pool}: " + ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})"
-                                                  for k, v in pooled["tests"].items()), flush=True)
+        print(f"pooled {args.pool}: " + tests_line(pooled["tests"]), flush=True)
     return 0
 
 
