@@ -49,6 +49,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "cpu_speed.json"
 PLOT = ROOT / "bench" / "results" / "cpu_speed.png"
@@ -96,7 +98,7 @@ def _st_file(folder: str, pattern: str) -> str:
     """The one file of the prepared folder that ``pattern`` matches (relative to the folder)."""
     found = sorted(Path(folder).glob(pattern))
     if len(found) != 1:
-        raise SystemExit(f"{folder}: expected one file matching {pattern!r}, found {[p.name for p in found]}")
+        bad_input(f"{folder}: expected one file matching {pattern!r}, found {[p.name for p in found]}")
     return found[0].relative_to(folder).as_posix()
 
 

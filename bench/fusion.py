@@ -31,6 +31,8 @@ from viewrank.metrics import evaluate
 from viewrank.plugins.first_stage import minmax
 from viewrank.runs import atomic_write_text
 
+from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+
 GRID = [round(0.1 * i, 1) for i in range(11)]
 
 
@@ -49,7 +51,8 @@ def score_split(reranker, ds, index, queries, depth, desc, saved=None):
     if saved is not None:
         missing = [q.qid for q in queries if any(d not in saved.get(q.qid, {}) for d, _ in hits[q.qid])]
         if missing:
-            raise SystemExit(f"{desc}: the saved run lacks scores for {len(missing)} queries' candidates (e.g. {missing[0]})")
+            bad_input(f"{desc}: the saved run lacks scores for {len(missing)} queries' candidates (e.g. {missing[0]}):"
+                      f" save it at --depth {depth} or more")
         return {q.qid: [(d, s, saved[q.qid][d]) for d, s in hits[q.qid]] for q in queries}, 0.0
     reranker = reranker()
     scored, t0 = {}, time.perf_counter()
@@ -59,6 +62,19 @@ def score_split(reranker, ds, index, queries, depth, desc, saved=None):
         by_doc = dict(zip(ranked.docids, ranked.scores))
         scored[q.qid] = [(c.docid, c.score, by_doc[c.docid]) for c in cands]
     return scored, time.perf_counter() - t0
+
+
+def saved_run(path: Path, flag: str) -> dict:
+    """A run bench/mvp_quality.py saved (``spec``, ``run``, ``seconds``), or a bad-input stop naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        bad_input(f"{flag} {path}: cannot read it ({exc.strerror or exc})")
+    except ValueError as exc:
+        bad_input(f"{flag} {path}: not JSON ({exc})")
+    if not isinstance(data, dict) or not isinstance(data.get("run"), dict):
+        bad_input(f"{flag} {path}: not a run saved by bench/mvp_quality.py (no \"run\" object)")
+    return data
 
 
 def fused_run(scored, weight):
@@ -111,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         qrels = {q.qid: qrels_all[q.qid] for q in queries}
         saved = None
         if runs[split] is not None:
-            data = json.loads(runs[split].read_text(encoding="utf-8"))
+            data = saved_run(runs[split], f"--{split}-run")
             if data.get("spec") != args.reranker:
-                raise SystemExit(f"--{split}-run {runs[split]}: saved for {data.get('spec')!r}, not {args.reranker!r}")
+                bad_input(f"--{split}-run {runs[split]}: saved for {data.get('spec')!r}, not --reranker {args.reranker!r}")
             saved, seconds[split] = data["run"], data.get("seconds", 0.0)
         scored, secs = score_split(reranker, ds, args.index, queries, args.depth, f"{args.reranker} {split}", saved)
         seconds[split] = seconds.get(split) or secs

@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 RERANKERS = ["none", "bi-encoder", "fuse:0.4:bi-encoder"]
 
@@ -170,7 +172,7 @@ def run_rerankers(work: Path, specs: list[str], depth: int, threads: int) -> dic
 
     data, index, runs = work / "limit-small", work / "index", work / f"runs-d{depth}"
     if not (data / "qrels" / "test.tsv").is_file() or not index.is_dir():
-        raise SystemExit(f"{data} or {index} missing: run `python bench/limit.py --skip-free` first")
+        bad_input(f"{data} or {index} missing: run `python bench/limit.py --skip-free` first")
     qrels = load_qrels(data / "qrels" / "test.tsv")
     out: dict = {"rerank_depth": depth, "first_stage_depth": 100, "queries": len(qrels), "results": {},
                  "commands": []}

@@ -39,7 +39,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+
+from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mvp_ablation.json"
 FREE_TEACHER = "fuse:0.4:bi-encoder"
@@ -89,12 +90,6 @@ VARIANTS = {
 # training at 128, which cost every model 0.09-0.15 nDCG@10.
 RECIPE = dict(n=16, neg_depth=30, epochs=2, batch_size=4, max_length=128, infer_max_length=0, teacher=[FREE_TEACHER],
               seed=SEED, val_queries=VAL_QUERIES, val_depth=30, evals=4)
-
-
-def bad_input(message: str) -> NoReturn:
-    """Stop on bad input as every viewrank command does: the message on stderr, exit status 2."""
-    print(f"mvp_ablation: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def _bm25(index: str, queries, depth: int) -> dict:
