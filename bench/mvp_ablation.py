@@ -352,6 +352,14 @@ def context_scores(model, views, foreign, size: int, rng) -> dict:
     return {name: out[name].float().cpu().numpy() for name in CONTEXTS}
 
 
+def rank_corr(a, b) -> float:
+    """Spearman's rho of two score vectors over the same candidates (ties broken by position)."""
+    import numpy as np
+
+    ra, rb = np.argsort(np.argsort(a, kind="stable")), np.argsort(np.argsort(b, kind="stable"))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
 def listwise_stage(args) -> int:
     """Does a candidate's score use its list? Every SciFact test candidate scored in the contexts
     of :func:`context_scores`; nDCG@10 and MRR@10 of each, and paired randomization tests of
@@ -382,6 +390,7 @@ def listwise_stage(args) -> int:
         if not isinstance(model, EncoderMVP):
             bad_input(f"--model {item}: a {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
         runs = {c: {} for c in CONTEXTS}
+        rho = {c: [] for c in CONTEXTS if c != "list"}
         t0 = time.perf_counter()
         with torch.inference_mode():
             for i, (qid, text) in enumerate(qs.items()):
@@ -399,6 +408,8 @@ def listwise_stage(args) -> int:
                 scores = context_scores(model, views[: len(docs)], views[len(docs):], args.context, rng)
                 for c in CONTEXTS:
                     runs[c][qid] = dict(zip(docs, map(float, scores[c])))
+                    if c != "list" and len(docs) > 1:
+                        rho[c].append(rank_corr(scores["list"], scores[c]))
                 if (i + 1) % 50 == 0:
                     print(f"{name}: {i + 1}/{len(qs)} queries, {time.perf_counter() - t0:.0f} s", flush=True)
         per_query = {c: {q: ndcg_at_k({q: runs[c][q]}, {q: qrels[q]}) for q in runs[c] if q in qrels} for c in CONTEXTS}
@@ -408,6 +419,8 @@ def listwise_stage(args) -> int:
                                 "MRR@10": round(mrr_at_k(runs[c], {q: qrels[q] for q in runs[c]}), 4)} for c in CONTEXTS},
                }
         row["tests"] = context_tests({c: [per_query[c][q] for q in judged] for c in CONTEXTS})
+        # label-free: how far each context reorders the list's ranking (1.0: the list is not read)
+        row["rank_corr_with_list"] = {c: round(float(np.mean(v)), 4) for c, v in rho.items()}
         row["seconds"] = round(time.perf_counter() - t0, 1)
         # per query, so that runs of several models (seeds) can be pooled or tested again later
         row["per_query_nDCG@10"] = {c: {q: round(per_query[c][q], 4) for q in judged} for c in CONTEXTS}
@@ -416,7 +429,8 @@ def listwise_stage(args) -> int:
                       sets="SciFact test, BM25 top 100; foreign: random corpus passages outside the list and the qrels")
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
         print(f"{name:<20} " + " ".join(f"{c} {row['contexts'][c]['nDCG@10']:.4f}" for c in CONTEXTS)
-              + " | " + tests_line(row["tests"]), flush=True)
+              + " | " + tests_line(row["tests"])
+              + " | rho with list: " + ", ".join(f"{c} {v:.3f}" for c, v in row["rank_corr_with_list"].items()), flush=True)
     if args.pool:
         names = args.pool.split(",")
         rows = [report["systems"].get(n) or {} for n in names]
