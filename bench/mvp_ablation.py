@@ -323,7 +323,7 @@ def tests_line(tests: dict) -> str:
     return ", ".join(f"{k} {v['diff']:+.4f} (p {v['p']:.3f})" for k, v in tests.items())
 
 
-def context_scores(model, views, foreign, size: int, rng) -> dict:
+def context_scores(model, views, foreign, size: int, rng) -> tuple[dict, dict]:
     """Scores of one query's N candidates (``views``: ``(N, m, d)``, in BM25 order), each read in
     five contexts by the anchor decoder alone (a candidate's view vectors do not depend on its list):
 
@@ -336,20 +336,30 @@ def context_scores(model, views, foreign, size: int, rng) -> dict:
       with the same query (``foreign``: ``(size - 1, m, d)``): a list of the same length whose
       other candidates say nothing about this query's competition.
 
-    ``own``/``top`` against ``foreign`` is the listwise gain at an equal list length."""
+    ``own``/``top`` against ``foreign`` is the listwise gain at an equal list length.
+
+    Returns the scores per context (``(N,)`` each) and, per context other than ``list``, how far
+    its anchors moved from the list's: ``|a - a_list| / |a_list|``, averaged over candidates and views."""
     import torch
 
     n = views.shape[0]
-    out = {"list": model.score_views(views[None])[0][0], "alone": model.score_views(views[:, None])[0][:, 0]}
+    scores, anchors = model.score_views(views[None])
+    out, moved = {"list": scores[0]}, {}
+    ref = anchors[0].float()  # (m, d)
+
+    def read(name: str, ctx) -> None:
+        s, a = model.score_views(ctx)
+        out[name] = s[:, 0]
+        moved[name] = float(((a.float() - ref).norm(dim=-1) / ref.norm(dim=-1)).mean())
+
+    read("alone", views[:, None])
     k = min(size - 1, n - 1)
     others = {"top": [[j for j in range(n) if j != i][:k] for i in range(n)],
               "own": [rng.choice([j for j in range(n) if j != i], size=k, replace=False).tolist() for i in range(n)]}
     for name, idx in others.items():
-        ctx = torch.cat([views[:, None], views[torch.tensor(idx, dtype=torch.long).reshape(n, k)]], dim=1)
-        out[name] = model.score_views(ctx)[0][:, 0]
-    ctx = torch.cat([views[:, None], foreign[None].expand(n, *foreign.shape)], dim=1)
-    out["foreign"] = model.score_views(ctx)[0][:, 0]
-    return {name: out[name].float().cpu().numpy() for name in CONTEXTS}
+        read(name, torch.cat([views[:, None], views[torch.tensor(idx, dtype=torch.long).reshape(n, k)]], dim=1))
+    read("foreign", torch.cat([views[:, None], foreign[None].expand(n, *foreign.shape)], dim=1))
+    return {name: out[name].float().cpu().numpy() for name in CONTEXTS}, moved
 
 
 def rank_corr(a, b) -> float:
@@ -391,6 +401,7 @@ def listwise_stage(args) -> int:
             bad_input(f"--model {item}: a {model.config.variant} model; contexts need the encoder MVP's anchor decoder")
         runs = {c: {} for c in CONTEXTS}
         rho = {c: [] for c in CONTEXTS if c != "list"}
+        shift = {c: [] for c in rho}
         t0 = time.perf_counter()
         with torch.inference_mode():
             for i, (qid, text) in enumerate(qs.items()):
@@ -405,11 +416,12 @@ def listwise_stage(args) -> int:
                         foreign.append(d)
                 batch = model.tokenize(text, [ds.corpus[d].contents for d in docs + foreign])
                 views = model.encode_views(**{k: v.to(model.device) for k, v in batch.items()})
-                scores = context_scores(model, views[: len(docs)], views[len(docs):], args.context, rng)
+                scores, moved = context_scores(model, views[: len(docs)], views[len(docs):], args.context, rng)
                 for c in CONTEXTS:
                     runs[c][qid] = dict(zip(docs, map(float, scores[c])))
                     if c != "list" and len(docs) > 1:
                         rho[c].append(rank_corr(scores["list"], scores[c]))
+                        shift[c].append(moved[c])
                 if (i + 1) % 50 == 0:
                     print(f"{name}: {i + 1}/{len(qs)} queries, {time.perf_counter() - t0:.0f} s", flush=True)
         per_query = {c: {q: ndcg_at_k({q: runs[c][q]}, {q: qrels[q]}) for q in runs[c] if q in qrels} for c in CONTEXTS}
@@ -421,6 +433,9 @@ def listwise_stage(args) -> int:
         row["tests"] = context_tests({c: [per_query[c][q] for q in judged] for c in CONTEXTS})
         # label-free: how far each context reorders the list's ranking (1.0: the list is not read)
         row["rank_corr_with_list"] = {c: round(float(np.mean(v)), 4) for c, v in rho.items()}
+        # how far the anchors move from the list of 100's: a list that moves them without
+        # reordering the candidates moves them along directions the candidates do not differ in
+        row["anchor_shift_from_list"] = {c: round(float(np.mean(v)), 4) for c, v in shift.items()}
         row["seconds"] = round(time.perf_counter() - t0, 1)
         # per query, so that runs of several models (seeds) can be pooled or tested again later
         row["per_query_nDCG@10"] = {c: {q: round(per_query[c][q], 4) for q in judged} for c in CONTEXTS}
@@ -430,7 +445,8 @@ def listwise_stage(args) -> int:
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
         print(f"{name:<20} " + " ".join(f"{c} {row['contexts'][c]['nDCG@10']:.4f}" for c in CONTEXTS)
               + " | " + tests_line(row["tests"])
-              + " | rho with list: " + ", ".join(f"{c} {v:.3f}" for c, v in row["rank_corr_with_list"].items()), flush=True)
+              + " | rho with list: " + ", ".join(f"{c} {v:.3f}" for c, v in row["rank_corr_with_list"].items())
+              + " | anchor shift: " + ", ".join(f"{c} {v:.3f}" for c, v in row["anchor_shift_from_list"].items()), flush=True)
     if args.pool:
         names = args.pool.split(",")
         rows = [report["systems"].get(n) or {} for n in names]
