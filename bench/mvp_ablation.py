@@ -459,9 +459,16 @@ def listwise_stage(args) -> int:
         pooled = {"models": names, "queries": len(common),
                   "contexts": {c: {"nDCG@10": round(float(np.mean(mean[c])), 4)} for c in CONTEXTS},
                   "tests": context_tests(mean)}
+        # the runs as the units: each model's mean over the common queries, tested with the same
+        # paired sign-flip test (exact: 2^runs assignments), so the runs' spread is in the p-value
+        per_run = {c: [float(np.mean([r["per_query_nDCG@10"][c][q] for q in common])) for r in rows] for c in CONTEXTS}
+        pooled["over_runs"] = {"runs": len(rows), "tests": context_tests(per_run),
+                               "per_run": {f"{b} - {a}": [round(y - x, 4) for x, y in zip(per_run[a], per_run[b])]
+                                           for a, b in CONTEXT_TESTS}}
         report.setdefault("pooled", {})[args.pool] = pooled
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
         print(f"pooled {args.pool}: " + tests_line(pooled["tests"]), flush=True)
+        print(f"over the {len(rows)} runs: " + tests_line(pooled["over_runs"]["tests"]), flush=True)
     return 0
 
 
@@ -638,8 +645,9 @@ def main() -> int:
     w.add_argument("--prep", default=".gpu")
     w.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     w.add_argument("--pool", default="", metavar="NAME,NAME",
-                   help="also test the per-query mean of these models' rows in --out (seeds of one recipe); "
-                        "query-level noise only: the models' own spread is not in the p-values")
+                   help="also test the per-query mean of these models' rows in --out (seeds of one recipe; "
+                        "query-level noise only), and the models' means with the runs as the units "
+                        "(exact sign-flip test: the runs' spread is in that p-value; it needs 6 runs or more to reach p < 0.05)")
     w.add_argument("--context", type=int, default=16, help="list length of the top/own/foreign contexts (training's)")
     w.add_argument("--threads", type=int, default=2)
     w.add_argument("--limit", type=int, default=0)
