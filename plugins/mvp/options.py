@@ -51,6 +51,9 @@ class TrainOptions:
     # > 0: after each step every backbone weight moves back toward its starting value by lr * l2sp * (w - w0)
     # (L2-SP in decoupled form, plugins/mvp/start_pull.py): keeps the fine-tuned backbone near the general one
     l2sp: float = 0.0
+    # > 0: the saved model is the mean of the weights over the last FRACTION of the planned steps
+    # (plugins/mvp/tail_average.py); the step the held-out slice would have kept goes to OUT/selected
+    average_last: float = 0.0
     temperature: float = 0.8
     target_temperature: float = 0.0  # 0: the same as temperature (the paper)
     orth_weight: float = 1.0

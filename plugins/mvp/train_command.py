@@ -76,6 +76,10 @@ def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
     p.add_argument("--l2sp", type=float, default=d.l2sp, metavar="RATE",
                    help="pull the backbone toward its starting weights after each step, w -= lr * RATE * (w - w0) "
                         "(L2-SP, decoupled; keeps more of the pretrained model's generality; default 0: off)")
+    p.add_argument("--average-last", type=float, default=d.average_last, metavar="FRACTION",
+                   help="save the mean of the weights over the last FRACTION of the planned steps instead of one "
+                        "step (stochastic weight averaging; the step the held-out queries prefer is kept in "
+                        "OUT/selected; default 0: off)")
     p.add_argument("--temperature", type=float, default=d.temperature)
     p.add_argument("--target-temperature", type=float, default=d.target_temperature,
                    help="temperature of the soft targets softmax((1/rank)/T'); 0 = --temperature (the paper)")
@@ -117,7 +121,19 @@ def run(args: argparse.Namespace, kind: str, context: Context) -> int:
     val = {h["step"]: h["val_nDCG@10"] for h in report["validation"]}
     print(f"saved {kind} model to {out} ({time.monotonic() - t0:.0f} s): {report['steps']} steps of "
           f"{report['planned_steps']} planned ({report['step_seconds']} s a step), "
-          + (f"step {report['chosen_step']} kept (held-out nDCG@10 {val[report['chosen_step']]:.4f})" if val else "last step kept"))
+          + _kept(report, val, out))
     if values.get("windows"):
         print(f"trained on {values['windows']}-word windows: rerank with maxp:{values['windows']}:{kind}:{out}")
     return 0
+
+
+def _kept(report: dict, val: dict[int, float], out) -> str:
+    """What the saved model is: the mean of the tail's weights (--average-last) or one step."""
+    step = report["chosen_step"]
+    one = f"step {step} kept (held-out nDCG@10 {val[step]:.4f})" if val else "last step kept"
+    avg = report.get("average")
+    if not avg:
+        return one
+    held = f", held-out nDCG@10 {avg['val_nDCG@10']:.4f}" if avg["val_nDCG@10"] is not None else ""
+    return (f"the mean of the weights of steps {avg['from_step']}-{avg['to_step']} saved{held}; "
+            f"the single {one.replace(' kept', '')} is in {out}/selected")

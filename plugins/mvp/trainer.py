@@ -29,6 +29,7 @@ from viewrank.plugins.mvp.data import (MINED_NAME, WINDOW_SEP, TrainList, batche
 from viewrank.plugins.mvp.losses import mvp_loss
 from viewrank.plugins.mvp.options import OPTIMIZERS, TrainOptions
 from viewrank.plugins.mvp.start_pull import StartPull
+from viewrank.plugins.mvp.tail_average import TailAverage
 from viewrank.teachers import TEACHER_NAME, teacher_scores
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 STATE_NAME = "trainer_state.pt"
 BEST_NAME = "best"
+SELECTED_NAME = "selected"  # with --average-last: the step the held-out slice would have kept
 VAL_TEACHER_TOP = 5  # without a pinned positive: the teacher's top 5 of a held-out list count as relevant
 PROBE_STEPS = 6  # steps timed before the plan is fixed (the first one, warming up, is not counted)
 
@@ -103,6 +105,8 @@ def check_options(opts: TrainOptions) -> None:
         raise ViewrankError(f"--epochs {opts.epochs} --batch-size {opts.batch_size}: both need to be at least 1")
     if opts.l2sp < 0:
         raise ViewrankError(f"--l2sp {opts.l2sp}: give a rate >= 0 (0 = off)")
+    if not 0.0 <= opts.average_last <= 1.0:
+        raise ViewrankError(f"--average-last {opts.average_last}: give a fraction of the planned steps in [0, 1] (0 = off)")
     if opts.windows < 0:
         raise ViewrankError(f"--windows {opts.windows}: give a number of words (or 0 for whole passages)")
     if opts.windows and not opts.teacher:
@@ -295,6 +299,9 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     model.to(device)
     # the starting weights (the backbone, or --init-from): what --l2sp pulls toward and drift is measured from
     pull = StartPull(model, model if state is None else build_model(opts, host), opts.l2sp)
+    average = TailAverage(model, opts.average_last)
+    if state is not None and state.get("average"):
+        average.load_state_dict(state["average"])
     steps_per_epoch = len(batches(epoch_lists(opts, hits, extra, 0, teacher, exclude, text), opts.batch_size, random.Random(0)))
     if steps_per_epoch == 0:
         raise ViewrankError(f"{opts.dataset} ({opts.split}): no training list could be built; each needs a judged "
@@ -321,7 +328,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     def checkpoint() -> None:
         state = {"step": step, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                  "elapsed_s": elapsed_before + time.monotonic() - t0, "log": log, "plan": plan, "history": history,
-                 "torch_rng": torch.get_rng_state(), "options": asdict(opts)}
+                 "torch_rng": torch.get_rng_state(), "options": asdict(opts),
+                 "average": average.state_dict() if average.count else None}
 
         def write(tmp: Path) -> None:
             model.save(tmp)
@@ -386,6 +394,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             pull.step(backbone_lr)
             sched.step()
             step += 1
+            average.update(step, plan["total"])
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in parts.items()})
@@ -399,6 +408,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             mark = now
             if not plan["replanned"]:  # planning is over after the second plan: nothing to compute per step
                 evals_left = opts.evals - sum(1 for h in history if h["step"] > 0) if val_qids else 0
+                evals_left += 1 if val_qids and opts.average_last else 0  # the average's, at the end
                 if update_plan(plan, step_times, step, upper, elapsed_before + now - t0 + teacher_s,
                                budget, evals_left, PROBE_STEPS):
                     bar.total = plan["total"]
@@ -411,7 +421,24 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     bar.close()
     checkpoint()  # the last step's state: --resume continues from here
     chosen = best()
-    if chosen is not None and chosen["step"] != step:
+    averaged = None
+    if average.count:
+        averaged = {"from_step": average.first_step, "to_step": step, "steps": average.count, "val_nDCG@10": None}
+        if val_qids:
+            with average.applied():
+                score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
+                                                                   val_qrels, val_skip, opts.windows))
+            averaged["val_nDCG@10"] = round(score, 4)
+            tqdm.write(f"mean of the weights of steps {average.first_step}-{step}: validation nDCG@10 {score:.4f}")
+        # the single step the held-out slice prefers stays beside the average, for comparison
+        selected = out / SELECTED_NAME
+        if chosen is not None and chosen["step"] != step:
+            shutil.rmtree(selected, ignore_errors=True)
+            best_dir.rename(selected)
+        else:
+            with_length(infer_length, lambda: model.save(selected))
+        average.copy_to_model()
+    elif chosen is not None and chosen["step"] != step:
         from viewrank.plugins.mvp.loading import load_mvp_model
 
         model = load_mvp_model(best_dir)  # the held-out slice preferred an earlier step
@@ -424,7 +451,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
               "steps": step, "planned_steps": plan["total"], "plans": plan["plans"], "upper_steps": upper, "steps_per_epoch": steps_per_epoch,
               "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
               "validation_seconds": plan["eval_s"] and round(plan["eval_s"], 1),
-              "validation": history, "chosen_step": chosen["step"] if chosen else step,
+              "validation": history, "chosen_step": chosen["step"] if chosen else step, "average": averaged,
               "backbone_drift": round(pull.drift(model), 6),
               "teacher_seconds": round(teacher_s, 1), "train_seconds": round(elapsed, 1),
               "wall_seconds": round(time.monotonic() - wall0, 1), "stopped_early": stopped_early, "log": log}
