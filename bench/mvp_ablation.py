@@ -23,6 +23,10 @@ its own list, a random draw from it, or passages from elsewhere in the corpus), 
     python bench/mvp_ablation.py listwise --model NAME=DIR [--model ...]   # bench/results/mvp_listwise_cpu.json
     python bench/mvp_ablation.py listwise --pool NAME,NAME   # the same tests on the models' per-query mean
 
+Two evaluated models compared query by query (``evaluate`` keeps per-query nDCG@10)::
+
+    python bench/mvp_ablation.py compare --pair A,B [--pair C,D ...]   # B - A, paired; the pairs as units
+
 ``prepare`` writes ``PREP/prep.json`` (BM25 top 100 of SciFact train/test and CISI test, the
 held-out slice, CISI pseudo-queries and their BM25 top 50) and the trainer's BM25 cache
 (``mined_negatives.json``). ``run`` computes the zero-shot baselines and the free teacher
@@ -102,6 +106,12 @@ def _metrics(run: dict, qrels: dict) -> dict:
     from viewrank.metrics import evaluate
 
     return {k: round(v, 4) for k, v in evaluate(run, {q: qrels[q] for q in run}).items()}
+
+
+def _per_query(run: dict, qrels: dict) -> dict[str, float]:
+    from viewrank.metrics import ndcg_at_k
+
+    return {q: round(ndcg_at_k({q: run[q]}, {q: qrels[q]}), 4) for q in sorted(run) if q in qrels}
 
 
 def prepare(args) -> int:
@@ -246,6 +256,8 @@ def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -
         runs[key] = score_run(model, qs, h, ds.corpus)
         row[key] = _metrics(runs[key], ds.qrels(split))
         row[key]["ms_per_query"] = round(1000 * (_time.perf_counter() - t) / max(len(qs), 1), 1)
+        if key != "val":  # per query, for paired tests between models (the compare stage)
+            row[key]["per_query_nDCG@10"] = _per_query(runs[key], ds.qrels(split))
     if quick:
         return row
     if alone:
@@ -472,6 +484,51 @@ def listwise_stage(args) -> int:
     return 0
 
 
+def compare_stage(args) -> int:
+    """Paired tests between models already evaluated (``evaluate`` keeps per-query nDCG@10 of
+    SciFact test and CISI): for each ``--pair A,B`` the difference B - A over the common queries
+    with its paired randomization test, and with two or more pairs the pairs as the units (each
+    pair's mean difference, exact sign-flip test), as ``listwise --pool`` does for runs."""
+    import numpy as np
+
+    from viewrank.runs import atomic_write_text
+    from viewrank.significance import randomization_test
+
+    out = Path(args.out)
+    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    systems = report.get("systems", {})
+    pairs = []
+    for item in args.pair:
+        names = item.split(",")
+        missing = [n for n in names if "per_query_nDCG@10" not in systems.get(n, {}).get("test", {})]
+        if len(names) != 2 or missing:
+            bad_input(f"--pair {item}: name two models of {out} evaluated with per-query values (A,B)"
+                      + (f"; none for {', '.join(missing)}: evaluate them first" if missing and len(names) == 2 else ""))
+        pairs.append(names)
+    result = {"pairs": [], "over_pairs": {}}
+    for key in ("test", "cisi"):
+        means = ([], [])
+        for a, b in pairs:
+            pa, pb = systems[a][key]["per_query_nDCG@10"], systems[b][key]["per_query_nDCG@10"]
+            common = sorted(set(pa) & set(pb))
+            t = randomization_test([pa[q] for q in common], [pb[q] for q in common])
+            result["pairs"].append({"set": key, "a": a, "b": b, "queries": len(common),
+                                    "a_nDCG@10": round(float(np.mean([pa[q] for q in common])), 4),
+                                    "b_nDCG@10": round(float(np.mean([pb[q] for q in common])), 4),
+                                    "diff": round(t.diff, 4), "p": round(t.p, 4)})
+            means[0].append(float(np.mean([pa[q] for q in common])))
+            means[1].append(float(np.mean([pb[q] for q in common])))
+            print(f"{key}: {b} - {a} = {t.diff:+.4f} (p {t.p:.3f}, {len(common)} queries)", flush=True)
+        if len(pairs) > 1:
+            t = randomization_test(*means)
+            result["over_pairs"][key] = {"pairs": len(pairs), "diff": round(t.diff, 4), "p": round(t.p, 4),
+                                         "per_pair": [round(y - x, 4) for x, y in zip(*means)]}
+            print(f"{key}, the {len(pairs)} pairs as the units: {t.diff:+.4f} (p {t.p:.3f})", flush=True)
+    report.setdefault("compared", {})[" ".join(args.pair)] = result
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    return 0
+
+
 def run(args) -> int:
     import torch
 
@@ -652,11 +709,15 @@ def main() -> int:
     w.add_argument("--threads", type=int, default=2)
     w.add_argument("--limit", type=int, default=0)
     w.add_argument("--out", default=str(RESULTS.with_name("mvp_listwise_cpu.json")))
+    c = sub.add_parser("compare", help="paired tests between evaluated models (B - A), per pair and over the pairs")
+    c.add_argument("--pair", action="append", required=True, metavar="A,B", help="two model names of --out")
+    c.add_argument("--out", default=str(RESULTS.with_name("mvp_quality_cpu.json")))
     for q in (p, r, e, w):
         q.add_argument("--scifact", default="../shared/data/scifact")
         q.add_argument("--cisi", default="../shared/data/cisi")
     args = ap.parse_args()
-    return {"prepare": prepare, "run": run, "evaluate": evaluate_stage, "listwise": listwise_stage}[args.stage](args)
+    return {"prepare": prepare, "run": run, "evaluate": evaluate_stage, "listwise": listwise_stage,
+            "compare": compare_stage}[args.stage](args)
 
 
 if __name__ == "__main__":

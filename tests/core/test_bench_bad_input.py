@@ -1,11 +1,14 @@
 """Bench scripts stop on bad input the way the viewrank commands do: the script and the input
-named on stderr, exit status 2, nothing written (bench/benchcli.py)."""
+named on stderr, exit status 2, nothing written (bench/benchcli.py). Also the paired tests of
+`mvp_ablation.py compare`, which read a results file and nothing else."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+from pathlib import Path
 
 from tests.conftest import ROOT, write_beir
 
@@ -51,3 +54,30 @@ def test_fusion_refuses_a_run_saved_for_another_reranker(tmp_path):
     not_a_run.write_text("[1, 2]")
     proc = bench("fusion.py", "--dataset", str(_tiny_with_train(tmp_path)), "--train-run", str(not_a_run))
     assert proc.returncode == 2 and 'no "run" object' in proc.stderr
+
+
+def _evaluated(tmp_path, **models) -> Path:
+    """A results file as `mvp_ablation.py evaluate` writes it, with per-query nDCG@10 only."""
+    out = tmp_path / "quality.json"
+    systems = {name: {key: {"nDCG@10": 0.0, "per_query_nDCG@10": values} for key in ("test", "cisi")}
+               for name, values in models.items()}
+    out.write_text(json.dumps({"bench": "mvp_ablation", "systems": systems}))
+    return out
+
+
+def test_mvp_ablation_compare_tests_b_minus_a_per_pair_and_over_the_pairs(tmp_path):
+    base = {f"q{i}": 0.5 for i in range(8)}
+    out = _evaluated(tmp_path, a=base, b={q: v + 0.1 for q, v in base.items()},
+                     c=base, d={**base, "q0": 0.9}, e={"q0": 0.5})
+    proc = bench("mvp_ablation.py", "compare", "--pair", "a,b", "--pair", "c,d", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())["compared"]["a,b c,d"]
+    first, second = [r for r in result["pairs"] if r["set"] == "test"]
+    # +0.1 on all 8 queries: every one of the 256 sign assignments but the two extremes is smaller
+    assert (first["diff"], first["p"], first["queries"]) == (0.1, round(2 / 256, 4), 8)
+    assert (second["diff"], second["p"]) == (0.05, 1.0)  # one query moved: no test can tell
+    # two pairs: 4 sign assignments, two as extreme as observed
+    assert result["over_pairs"]["test"] == {"pairs": 2, "diff": 0.075, "p": 0.5, "per_pair": [0.1, 0.05]}
+    proc = bench("mvp_ablation.py", "compare", "--pair", "a,zz", "--out", str(out))
+    assert proc.returncode == 2 and "--pair a,zz" in proc.stderr and "none for zz" in proc.stderr
+    assert "a,zz" not in json.loads(out.read_text())["compared"]
