@@ -101,7 +101,7 @@ def add_arguments(p: argparse.ArgumentParser, context: Context) -> None:
                    help="torch device to train on, e.g. cuda (default %(default)s); the saved model loads anywhere")
     p.add_argument("--bf16", action="store_true",
                    help="compute the forward passes in bf16 (torch autocast; weights and optimiser stay fp32): "
-                        "for CPUs with native bf16 (AMX or AVX512-BF16) and CUDA GPUs that have it")
+                        "for CPUs with AMX (refused elsewhere: slower than fp32 there) and CUDA GPUs that have it")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
 
 

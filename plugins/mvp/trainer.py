@@ -235,16 +235,18 @@ def training_device(name: str) -> torch.device:
 
 
 def check_bf16(device: torch.device) -> None:
-    """``--bf16`` only where bf16 is computed natively: elsewhere autocast emulates it, slower than fp32."""
+    """``--bf16`` only where it pays: a CUDA device that computes bf16, or a CPU with AMX (with
+    AVX512-BF16 alone, or none, autocast trains slower than fp32)."""
     if device.type == "cuda":
         if not torch.cuda.is_bf16_supported():
             raise ViewrankError(f"--bf16: {torch.cuda.get_device_name(device)} does not compute bf16")
         return
-    from viewrank.plugins.onnx_runtime.cpu import describe, native_bf16
+    from viewrank.plugins.onnx_runtime.cpu import amx_bf16, describe, native_bf16
 
-    if not native_bf16():
-        raise ViewrankError(f"--bf16: this CPU ({describe()}) has no native bf16 (AMX or AVX512-BF16); "
-                            f"torch would emulate it, slower than fp32")
+    if not amx_bf16():
+        why = ("AVX512-BF16 without AMX: torch's bf16 autocast trains slower than fp32 there"
+               if native_bf16() else "no native bf16: torch would emulate it, slower than fp32")
+        raise ViewrankError(f"--bf16: this CPU ({describe()}) has {why}; train without --bf16")
 
 
 def train(opts: TrainOptions, host: "PluginHost") -> Path:

@@ -66,6 +66,13 @@ def native_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_info()["flags"]))
 
 
+def amx_bf16() -> bool:
+    """Whether this CPU has AMX tiles for bf16 (and the hypervisor shows them): where torch's bf16
+    autocast trains faster than fp32. With AVX512-BF16 alone it trains slower (measured twice on
+    Intel Xeons without AMX: docs/mvp.md), so ``viewrank train --bf16`` asks for AMX."""
+    return "amx_bf16" in set(cpu_info()["flags"])
+
+
 def describe() -> str:
     """One line for bench tables: ``AMD EPYC (family/model 25/17), 2 cores, int8 kernels: avx512-vnni``."""
     info = cpu_info()
