@@ -109,9 +109,10 @@ def _metrics(run: dict, qrels: dict) -> dict:
 
 
 def _per_query(run: dict, qrels: dict) -> dict[str, float]:
+    """nDCG@10 of each judged query of ``run``."""
     from viewrank.metrics import ndcg_at_k
 
-    return {q: round(ndcg_at_k({q: run[q]}, {q: qrels[q]}), 4) for q in sorted(run) if q in qrels}
+    return {q: ndcg_at_k({q: run[q]}, {q: qrels[q]}) for q in sorted(run) if q in qrels}
 
 
 def prepare(args) -> int:
@@ -257,7 +258,7 @@ def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -
         row[key] = _metrics(runs[key], ds.qrels(split))
         row[key]["ms_per_query"] = round(1000 * (_time.perf_counter() - t) / max(len(qs), 1), 1)
         if key != "val":  # per query, for paired tests between models (the compare stage)
-            row[key]["per_query_nDCG@10"] = _per_query(runs[key], ds.qrels(split))
+            row[key]["per_query_nDCG@10"] = {q: round(v, 4) for q, v in _per_query(runs[key], ds.qrels(split)).items()}
     if quick:
         return row
     if alone:
@@ -389,7 +390,7 @@ def listwise_stage(args) -> int:
     import numpy as np
     import torch
 
-    from viewrank.metrics import mrr_at_k, ndcg_at_k
+    from viewrank.metrics import mrr_at_k
     from viewrank.plugins.mvp.encoder_model import EncoderMVP
     from viewrank.plugins.mvp.loading import load_mvp_model
     from viewrank.plugins.onnx_runtime.cpu import describe
@@ -436,7 +437,7 @@ def listwise_stage(args) -> int:
                         shift[c].append(moved[c])
                 if (i + 1) % 50 == 0:
                     print(f"{name}: {i + 1}/{len(qs)} queries, {time.perf_counter() - t0:.0f} s", flush=True)
-        per_query = {c: {q: ndcg_at_k({q: runs[c][q]}, {q: qrels[q]}) for q in runs[c] if q in qrels} for c in CONTEXTS}
+        per_query = {c: _per_query(runs[c], qrels) for c in CONTEXTS}
         judged = sorted(per_query["list"])
         # every scored query is judged (qrels[q] above), so the mean of the per-query values is the run's nDCG@10
         row = {"model": folder, "anchor": model.config.anchor, "m": model.config.m,
@@ -489,8 +490,6 @@ def compare_stage(args) -> int:
     SciFact test and CISI): for each ``--pair A,B`` the difference B - A over the common queries
     with its paired randomization test, and with two or more pairs the pairs as the units (each
     pair's mean difference, exact sign-flip test), as ``listwise --pool`` does for runs."""
-    import numpy as np
-
     from viewrank.runs import atomic_write_text
     from viewrank.significance import randomization_test
 
@@ -513,11 +512,10 @@ def compare_stage(args) -> int:
             common = sorted(set(pa) & set(pb))
             t = randomization_test([pa[q] for q in common], [pb[q] for q in common])
             result["pairs"].append({"set": key, "a": a, "b": b, "queries": len(common),
-                                    "a_nDCG@10": round(float(np.mean([pa[q] for q in common])), 4),
-                                    "b_nDCG@10": round(float(np.mean([pb[q] for q in common])), 4),
+                                    "a_nDCG@10": round(t.mean_a, 4), "b_nDCG@10": round(t.mean_b, 4),
                                     "diff": round(t.diff, 4), "p": round(t.p, 4)})
-            means[0].append(float(np.mean([pa[q] for q in common])))
-            means[1].append(float(np.mean([pb[q] for q in common])))
+            means[0].append(t.mean_a)
+            means[1].append(t.mean_b)
             print(f"{key}: {b} - {a} = {t.diff:+.4f} (p {t.p:.3f}, {len(common)} queries)", flush=True)
         if len(pairs) > 1:
             t = randomization_test(*means)
