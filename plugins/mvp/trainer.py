@@ -339,11 +339,15 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
 
         staged_save(ckpt, write, replace=True)  # weights and state always from the same step
 
+    def held_out_score() -> float:
+        """nDCG@10 of the model as it is now on the held-out queries, at its inference length."""
+        return with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
+                                                          val_qrels, val_skip, opts.windows))
+
     def run_validation() -> float:
         """Validate (and keep the model if it is the best so far); returns the seconds it took."""
         t = time.monotonic()
-        score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
-                                                           val_qrels, val_skip, opts.windows))
+        score = held_out_score()
         plan["eval_s"] = time.monotonic() - t
         previous = best()
         history.append({"step": step, "val_nDCG@10": round(score, 4)})
@@ -428,8 +432,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
         averaged = {"from_step": average.first_step, "to_step": step, "steps": average.count, "val_nDCG@10": None}
         if val_qids:
             with average.applied():
-                score = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
-                                                                   val_qrels, val_skip, opts.windows))
+                score = held_out_score()
             averaged["val_nDCG@10"] = round(score, 4)
             tqdm.write(f"mean of the weights of steps {average.first_step}-{step}: validation nDCG@10 {score:.4f}")
         # the single step the held-out slice prefers stays beside the average, for comparison
