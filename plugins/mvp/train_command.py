@@ -130,10 +130,10 @@ def run(args: argparse.Namespace, kind: str, context: Context) -> int:
 def _kept(report: dict, val: dict[int, float], out) -> str:
     """What the saved model is: the mean of the tail's weights (--average-last) or one step."""
     step = report["chosen_step"]
-    one = f"step {step} kept (held-out nDCG@10 {val[step]:.4f})" if val else "last step kept"
+    name, held = (f"step {step}", f" (held-out nDCG@10 {val[step]:.4f})") if val else ("last step", "")
     avg = report.get("average")
     if not avg:
-        return one
-    held = f", held-out nDCG@10 {avg['val_nDCG@10']:.4f}" if avg["val_nDCG@10"] is not None else ""
-    return (f"the mean of the weights of steps {avg['from_step']}-{avg['to_step']} saved{held}; "
-            f"the single {one.replace(' kept', '')} is in {out}/selected")
+        return f"{name} kept{held}"
+    mean_held = f", held-out nDCG@10 {avg['val_nDCG@10']:.4f}" if avg["val_nDCG@10"] is not None else ""
+    return (f"the mean of the weights of steps {avg['from_step']}-{avg['to_step']} saved{mean_held}; "
+            f"the single {name}{held} is in {out}/selected")
