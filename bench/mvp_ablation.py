@@ -682,7 +682,7 @@ def main() -> int:
     r.add_argument("--budget-min", type=float, default=0.0,
                    help="each variant's training time budget in minutes (the trainer plans its steps to fit; "
                         "the recipe's epochs stay the upper bound); 0: the epochs alone")
-    r.add_argument("--bf16", action="store_true", help="train under bf16 autocast (CPUs with AMX or AVX512-BF16)")
+    r.add_argument("--bf16", action="store_true", help="train under bf16 autocast (CPUs with AMX: the trainer refuses others)")
     r.add_argument("--no-alone", action="store_true", help="skip scoring every candidate alone")
     r.add_argument("--limit", type=int, default=0, help="evaluate the first N queries of each set (a dry run)")
     r.add_argument("--quick", action="store_true", help="evaluate SciFact test only (no CISI, no alone, no fusion)")

@@ -67,7 +67,8 @@ class TrainOptions:
     max_steps: int = 0
     threads: int = 2
     device: str = "cpu"  # "cuda", "cuda:1", ...: where the model and batches live while training
-    # forward passes in bf16 (torch autocast; weights, optimiser and loss stay fp32): CPUs with native
-    # bf16 (AMX, AVX512-BF16) and CUDA GPUs that have it; the step plan then fits more steps
+    # forward passes in bf16 (torch autocast; weights, optimiser and loss stay fp32): CPUs with AMX
+    # (the trainer refuses others: slower than fp32 there) and CUDA GPUs that have it; the step plan
+    # then fits more steps
     bf16: bool = False
     resume: bool = False
