@@ -26,6 +26,7 @@ its own list, a random draw from it, or passages from elsewhere in the corpus), 
 Two evaluated models compared query by query (``evaluate`` keeps per-query nDCG@10)::
 
     python bench/mvp_ablation.py compare --pair A,B [--pair C,D ...]   # B - A, paired; the pairs as units
+    python bench/mvp_ablation.py compare --pair A:fuse,B:fuse   # the same for their fusions with BM25
 
 ``prepare`` writes ``PREP/prep.json`` (BM25 top 100 of SciFact train/test and CISI test, the
 held-out slice, CISI pseudo-queries and their BM25 top 50) and the trainer's BM25 cache
@@ -267,8 +268,11 @@ def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -
     grid = [round(0.1 * i, 1) for i in range(10)]
     val_ds, val_split, _, val_h = sets["val"]
     best_w = max(grid, key=lambda w: (_metrics(fuse(runs["val"], val_h, w), val_ds.qrels(val_split))["nDCG@10"], -w))
-    row["fuse"] = {"w": best_w, **{k: _metrics(fuse(runs[k], sets[k][3], best_w), sets[k][0].qrels(sets[k][1]))
-                                   for k in ("test", "cisi")}}
+    row["fuse"] = {"w": best_w}
+    for k in ("test", "cisi"):
+        fused, qrels = fuse(runs[k], sets[k][3], best_w), sets[k][0].qrels(sets[k][1])
+        row["fuse"][k] = _metrics(fused, qrels)
+        row["fuse"][k]["per_query_nDCG@10"] = {q: round(v, 4) for q, v in _per_query(fused, qrels).items()}
     return row
 
 
@@ -487,7 +491,8 @@ def listwise_stage(args) -> int:
 
 def compare_stage(args) -> int:
     """Paired tests between models already evaluated (``evaluate`` keeps per-query nDCG@10 of
-    SciFact test and CISI): for each ``--pair A,B`` the difference B - A over the common queries
+    SciFact test and CISI, alone and fused with BM25; ``NAME:fuse`` names the latter): for each
+    ``--pair A,B`` the difference B - A over the common queries
     with its paired randomization test, and with two or more pairs the pairs as the units (each
     pair's mean difference, exact sign-flip test), as ``listwise --pool`` does for runs."""
     from viewrank.runs import atomic_write_text
@@ -496,10 +501,17 @@ def compare_stage(args) -> int:
     out = Path(args.out)
     report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     systems = report.get("systems", {})
+
+    def per_query(name: str, key: str) -> dict:
+        """NAME's per-query values on ``key``; NAME:fuse, those of its fusion with BM25."""
+        base, _, part = name.partition(":")
+        row = systems.get(base, {}) if part in ("", "fuse") else {}
+        return (row.get(part, {}) if part else row).get(key, {}).get("per_query_nDCG@10", {})
+
     pairs = []
     for item in args.pair:
         names = item.split(",")
-        missing = [n for n in names if "per_query_nDCG@10" not in systems.get(n, {}).get("test", {})]
+        missing = [n for n in names if not per_query(n, "test")]
         if len(names) != 2 or missing:
             bad_input(f"--pair {item}: name two models of {out} evaluated with per-query values (A,B)"
                       + (f"; none for {', '.join(missing)}: evaluate them first" if missing and len(names) == 2 else ""))
@@ -508,7 +520,7 @@ def compare_stage(args) -> int:
     for key in ("test", "cisi"):
         means = ([], [])
         for a, b in pairs:
-            pa, pb = systems[a][key]["per_query_nDCG@10"], systems[b][key]["per_query_nDCG@10"]
+            pa, pb = per_query(a, key), per_query(b, key)
             common = sorted(set(pa) & set(pb))
             t = randomization_test([pa[q] for q in common], [pb[q] for q in common])
             result["pairs"].append({"set": key, "a": a, "b": b, "queries": len(common),
@@ -708,7 +720,8 @@ def main() -> int:
     w.add_argument("--limit", type=int, default=0)
     w.add_argument("--out", default=str(RESULTS.with_name("mvp_listwise_cpu.json")))
     c = sub.add_parser("compare", help="paired tests between evaluated models (B - A), per pair and over the pairs")
-    c.add_argument("--pair", action="append", required=True, metavar="A,B", help="two model names of --out")
+    c.add_argument("--pair", action="append", required=True, metavar="A,B",
+                   help="two model names of --out; NAME:fuse for NAME fused with BM25 at its W")
     c.add_argument("--out", default=str(RESULTS.with_name("mvp_quality_cpu.json")))
     for q in (p, r, e, w):
         q.add_argument("--scifact", default="../shared/data/scifact")

@@ -61,6 +61,9 @@ def _evaluated(tmp_path, **models) -> Path:
     out = tmp_path / "quality.json"
     systems = {name: {key: {"nDCG@10": 0.0, "per_query_nDCG@10": values} for key in ("test", "cisi")}
                for name, values in models.items()}
+    for row in systems.values():  # fused with BM25: every query 0.1 higher
+        row["fuse"] = {key: {"per_query_nDCG@10": {q: v + 0.1 for q, v in row[key]["per_query_nDCG@10"].items()}}
+                       for key in ("test", "cisi")}
     out.write_text(json.dumps({"bench": "mvp_ablation", "systems": systems}))
     return out
 
@@ -78,6 +81,12 @@ def test_mvp_ablation_compare_tests_b_minus_a_per_pair_and_over_the_pairs(tmp_pa
     assert (second["diff"], second["p"]) == (0.05, 1.0)  # one query moved: no test can tell
     # two pairs: 4 sign assignments, two as extreme as observed
     assert result["over_pairs"]["test"] == {"pairs": 2, "diff": 0.075, "p": 0.5, "per_pair": [0.1, 0.05]}
-    proc = bench("mvp_ablation.py", "compare", "--pair", "a,zz", "--out", str(out))
-    assert proc.returncode == 2 and "--pair a,zz" in proc.stderr and "none for zz" in proc.stderr
-    assert "a,zz" not in json.loads(out.read_text())["compared"]
+    # NAME:fuse reads the model's fusion with BM25: here 0.1 above a on every query, b's own values
+    proc = bench("mvp_ablation.py", "compare", "--pair", "a,a:fuse", "--pair", "b,a:fuse", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    fused = [r for r in json.loads(out.read_text())["compared"]["a,a:fuse b,a:fuse"]["pairs"] if r["set"] == "cisi"]
+    assert [(r["b"], r["diff"], r["b_nDCG@10"]) for r in fused] == [("a:fuse", 0.1, 0.6), ("a:fuse", 0.0, 0.6)]
+    for bad in ("a,zz", "a,zz:fuse", "a,b:alone"):
+        proc = bench("mvp_ablation.py", "compare", "--pair", bad, "--out", str(out))
+        assert proc.returncode == 2 and f"--pair {bad}" in proc.stderr and f"none for {bad[2:]}" in proc.stderr
+        assert bad not in json.loads(out.read_text())["compared"]
