@@ -268,11 +268,13 @@ def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -
     grid = [round(0.1 * i, 1) for i in range(10)]
     val_ds, val_split, _, val_h = sets["val"]
     best_w = max(grid, key=lambda w: (_metrics(fuse(runs["val"], val_h, w), val_ds.qrels(val_split))["nDCG@10"], -w))
-    row["fuse"] = {"w": best_w}
+    row["fuse"] = {"w": best_w, "nDCG@10_by_w": {}}  # by_w: how much the choice of W decides, set by set
     for k in ("test", "cisi"):
-        fused, qrels = fuse(runs[k], sets[k][3], best_w), sets[k][0].qrels(sets[k][1])
-        row["fuse"][k] = _metrics(fused, qrels)
-        row["fuse"][k]["per_query_nDCG@10"] = {q: round(v, 4) for q, v in _per_query(fused, qrels).items()}
+        qrels = sets[k][0].qrels(sets[k][1])
+        fused = {w: fuse(runs[k], sets[k][3], w) for w in grid}
+        row["fuse"]["nDCG@10_by_w"][k] = {str(w): _metrics(run, qrels)["nDCG@10"] for w, run in fused.items()}
+        row["fuse"][k] = _metrics(fused[best_w], qrels)
+        row["fuse"][k]["per_query_nDCG@10"] = {q: round(v, 4) for q, v in _per_query(fused[best_w], qrels).items()}
     return row
 
 
