@@ -507,8 +507,10 @@ def compare_stage(args) -> int:
     def per_query(name: str, key: str) -> dict:
         """NAME's per-query values on ``key``; NAME:fuse, those of its fusion with BM25."""
         base, _, part = name.partition(":")
-        row = systems.get(base, {}) if part in ("", "fuse") else {}
-        return (row.get(part, {}) if part else row).get(key, {}).get("per_query_nDCG@10", {})
+        if part not in ("", "fuse"):
+            return {}
+        row = systems.get(base, {})
+        return (row.get("fuse", {}) if part else row).get(key, {}).get("per_query_nDCG@10", {})
 
     pairs = []
     for item in args.pair:
