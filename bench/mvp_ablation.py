@@ -111,9 +111,9 @@ def _metrics(run: dict, qrels: dict) -> dict:
 
 def _per_query(run: dict, qrels: dict) -> dict[str, float]:
     """nDCG@10 of each judged query of ``run``."""
-    from viewrank.metrics import ndcg_at_k
+    from viewrank.metrics import ndcg_per_query
 
-    return {q: ndcg_at_k({q: run[q]}, {q: qrels[q]}) for q in sorted(run) if q in qrels}
+    return dict(sorted(ndcg_per_query(run, {q: qrels[q] for q in run if q in qrels}).items()))
 
 
 def prepare(args) -> int:

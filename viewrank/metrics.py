@@ -25,7 +25,13 @@ class _neg(str):
 
 def ndcg_at_k(run: Run, qrels: Qrels, k: int = 10) -> float:
     """Mean nDCG@k over the judged queries (a judged query missing from the run counts 0)."""
-    scores = []
+    scores = ndcg_per_query(run, qrels, k)
+    return sum(scores.values()) / len(scores) if scores else 0.0
+
+
+def ndcg_per_query(run: Run, qrels: Qrels, k: int = 10) -> dict[str, float]:
+    """nDCG@k of each query with a relevant judgment (the queries :func:`ndcg_at_k` averages)."""
+    scores = {}
     for qid, rels in qrels.items():
         if not any(r > 0 for r in rels.values()):
             continue
@@ -33,8 +39,8 @@ def ndcg_at_k(run: Run, qrels: Qrels, k: int = 10) -> float:
         dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked) if rels.get(d, 0) > 0)
         ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
         idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-        scores.append(dcg / idcg if idcg else 0.0)
-    return sum(scores) / len(scores) if scores else 0.0
+        scores[qid] = dcg / idcg if idcg else 0.0
+    return scores
 
 
 def recall_at_k(run: Run, qrels: Qrels, k: int = 100) -> float:

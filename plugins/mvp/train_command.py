@@ -130,10 +130,21 @@ def run(args: argparse.Namespace, kind: str, context: Context) -> int:
 def _kept(report: dict, val: dict[int, float], out) -> str:
     """What the saved model is: the mean of the tail's weights (--average-last) or one step."""
     step = report["chosen_step"]
-    name, held = (f"step {step}", f" (held-out nDCG@10 {val[step]:.4f})") if val else ("last step", "")
+    gains = report.get("held_out_gains", {})
+    over_last = _gain(gains.get("kept_over_last"), f"over the last step, {report['steps']}")
+    name, held = (f"step {step}", f" (held-out nDCG@10 {val[step]:.4f}{over_last})") if val else ("last step", "")
     avg = report.get("average")
     if not avg:
         return f"{name} kept{held}"
-    mean_held = f", held-out nDCG@10 {avg['val_nDCG@10']:.4f}" if avg["val_nDCG@10"] is not None else ""
+    over_kept = _gain(gains.get("mean_over_kept"), f"over step {step}")
+    mean_held = f", held-out nDCG@10 {avg['val_nDCG@10']:.4f}{over_kept}" if avg["val_nDCG@10"] is not None else ""
     return (f"the mean of the weights of steps {avg['from_step']}-{avg['to_step']} saved{mean_held}; "
             f"the single {name}{held} is in {out}/selected")
+
+
+def _gain(gain: dict | None, what: str) -> str:
+    """A held-out lead and whether the slice can tell it from noise (a paired test over its queries)."""
+    if not gain:
+        return ""
+    noise = "" if gain["p"] < 0.05 else f": within the noise of {gain['queries']} held-out queries"
+    return f", {gain['diff']:+.4f} {what}, p {gain['p']:.2f}{noise}"

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from viewrank.budget import new_plan, update_plan
 from viewrank.errors import ViewrankError
 from viewrank.datasets import BeirDataset
-from viewrank.metrics import evaluate
+from viewrank.metrics import ndcg_per_query
 from viewrank.plugins.mvp.data import (MINED_NAME, WINDOW_SEP, TrainList, batches, beir_lists, best_windows, mine_bm25,
                                        split_validation, triple_lists, window_documents)
 from viewrank.plugins.mvp.losses import mvp_loss
@@ -33,6 +33,7 @@ from viewrank.plugins.mvp.tail_average import TailAverage
 from viewrank.teachers import TEACHER_NAME, teacher_scores
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
+from viewrank.significance import paired, randomization_test
 
 if TYPE_CHECKING:
     from viewrank.manager import PluginHost
@@ -193,9 +194,9 @@ def teacher_qrels(teacher: dict[str, dict[str, float]], judged: dict[str, dict[s
 
 def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, depth: int,
              qrels: dict[str, dict[str, int]] | None = None, skip: dict[str, dict[str, int]] | None = None,
-             words: int = 0) -> float:
-    """nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval mode)
-    against ``qrels`` (default: the split's judgments); documents in ``skip[qid]`` are left out.
+             words: int = 0) -> dict[str, float]:
+    """Per-query nDCG@10 of the model reranking each held-out query's BM25 top ``depth`` (in eval
+    mode) against ``qrels`` (default: the split's judgments); documents in ``skip[qid]`` are left out.
     ``words`` > 0: each document read in windows of that many words, all of a query's windows in
     one list, a document scored by its best window (what ``maxp:WORDS:SPEC`` computes)."""
     corpus, texts = ds.corpus, ds.all_queries
@@ -215,7 +216,19 @@ def validate(model, ds: BeirDataset, split: str, qids: Sequence[str], hits, dept
                 run[qid] = best_windows({qid: dict(zip(parts, scores))})[0][qid]
     finally:
         model.train()
-    return evaluate(run, {q: qrels[q] for q in qids})["nDCG@10"]
+    return ndcg_per_query(run, {q: qrels[q] for q in qids})
+
+
+def held_out_gain(a: dict, b: dict) -> dict | None:
+    """Validation ``b`` minus validation ``a`` (history entries) on the same held-out queries: the
+    mean nDCG@10 difference and the paired randomization test's p-value, so a report can say when
+    one step's lead over another is within the slice's noise. None when either lacks per-query
+    values (a checkpoint from before they were kept)."""
+    if not a.get("per_query") or not b.get("per_query"):
+        return None
+    qids = sorted(a["per_query"])
+    test = randomization_test(*paired(a["per_query"], b["per_query"], qids))
+    return {"queries": test.queries, "diff": round(test.diff, 4), "p": round(test.p, 3)}
 
 
 def training_device(name: str) -> torch.device:
@@ -339,20 +352,24 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
 
         staged_save(ckpt, write, replace=True)  # weights and state always from the same step
 
-    def held_out_score() -> float:
-        """nDCG@10 of the model as it is now on the held-out queries, at its inference length."""
-        return with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
-                                                          val_qrels, val_skip, opts.windows))
+    def held_out() -> dict:
+        """The model as it is now on the held-out queries, at its inference length: a history entry
+        (nDCG@10, and each query's, for held_out_gain)."""
+        per_query = with_length(infer_length, lambda: validate(model, ds, opts.split, val_qids, hits, opts.val_depth,
+                                                               val_qrels, val_skip, opts.windows))
+        score = sum(per_query.values()) / len(per_query) if per_query else 0.0
+        return {"step": step, "val_nDCG@10": round(score, 4), "per_query": {q: round(v, 4) for q, v in per_query.items()}}
 
     def run_validation() -> float:
         """Validate (and keep the model if it is the best so far); returns the seconds it took."""
         t = time.monotonic()
-        score = held_out_score()
+        entry = held_out()
+        score = entry["val_nDCG@10"]
         plan["eval_s"] = time.monotonic() - t
         previous = best()
-        history.append({"step": step, "val_nDCG@10": round(score, 4)})
-        tqdm.write(f"step {step}: validation nDCG@10 {score:.4f} ({len(val_qids)} held-out {opts.split} queries)")
-        if previous is None or score > previous["val_nDCG@10"]:
+        history.append(entry)
+        tqdm.write(f"step {step}: validation nDCG@10 {score:.4f} ({len(entry['per_query'])} held-out {opts.split} queries)")
+        if previous is None or score >= previous["val_nDCG@10"]:  # best()'s choice: on a tie, the later step
             with_length(infer_length, lambda: model.save(best_dir))
         return time.monotonic() - t
 
@@ -427,13 +444,17 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     bar.close()
     checkpoint()  # the last step's state: --resume continues from here
     chosen = best()
+    last = next((h for h in history if h["step"] == step), None)
+    # how far the kept step's (and the mean's) lead is the held-out slice's noise
+    gains = {"kept_over_last": held_out_gain(last, chosen) if last and chosen and chosen is not last else None}
     averaged = None
     if average.count:
         averaged = {"from_step": average.first_step, "to_step": step, "steps": average.count, "val_nDCG@10": None}
         if val_qids:
             with average.applied():
-                score = held_out_score()
-            averaged["val_nDCG@10"] = round(score, 4)
+                entry = held_out()
+            score = averaged["val_nDCG@10"] = entry["val_nDCG@10"]
+            gains["mean_over_kept"] = held_out_gain(chosen, entry) if chosen else None
             tqdm.write(f"mean of the weights of steps {average.first_step}-{step}: validation nDCG@10 {score:.4f}")
         # the single step the held-out slice prefers stays beside the average, for comparison
         selected = out / SELECTED_NAME
@@ -457,6 +478,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
               "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
               "validation_seconds": plan["eval_s"] and round(plan["eval_s"], 1),
               "validation": history, "chosen_step": chosen["step"] if chosen else step, "average": averaged,
+              "held_out_gains": {k: v for k, v in gains.items() if v},
               "backbone_drift": round(pull.drift(model), 6),
               "teacher_seconds": round(teacher_s, 1), "train_seconds": round(elapsed, 1),
               "wall_seconds": round(time.monotonic() - wall0, 1), "stopped_early": stopped_early, "log": log}

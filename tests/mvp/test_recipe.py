@@ -12,7 +12,8 @@ from viewrank.errors import ViewrankError
 from viewrank.manager import get_host
 from viewrank.plugins.mvp.data import beir_lists, split_validation
 from viewrank.plugins.mvp.options import TrainOptions
-from viewrank.plugins.mvp.trainer import _optimizer, check_options, train
+from viewrank.plugins.mvp.train_command import _gain
+from viewrank.plugins.mvp.trainer import _optimizer, check_options, held_out_gain, train
 
 from .test_trainer import DOCS, options
 
@@ -103,9 +104,27 @@ def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir,
     assert steps[0] == 0 and len(steps) == 3 and steps[-1] == report["steps"]
     best = max(report["validation"], key=lambda h: (h["val_nDCG@10"], h["step"]))
     assert report["chosen_step"] == best["step"]
+    for h in report["validation"]:  # each query's value is kept: the mean is the score
+        assert len(h["per_query"]) == 1 and abs(sum(h["per_query"].values()) - h["val_nDCG@10"]) < 1e-4
+    gain = report["held_out_gains"].get("kept_over_last")
+    assert (gain is None) == (best["step"] == report["steps"])  # only an earlier step kept is tested against the last
     assert not (out / "best").exists()
     cfg = json.loads((out / "viewrank_mvp.json").read_text())
     assert cfg["max_length"] == 32 and cfg["anchor"] == "query"  # the inference length is saved; the default anchor
+
+
+def test_a_held_out_lead_is_tested_against_the_slice_noise():
+    a = {"step": 10, "per_query": {f"q{i}": 0.5 for i in range(12)}}
+    noisy = {"step": 20, "per_query": {f"q{i}": 0.51 + (0.1 if i % 2 else -0.1) for i in range(12)}}
+    gain = held_out_gain(a, noisy)
+    assert gain["queries"] == 12 and gain["diff"] == 0.01 and gain["p"] > 0.5
+    clear = {"step": 30, "per_query": {f"q{i}": 0.6 for i in range(12)}}
+    assert held_out_gain(a, clear) == {"queries": 12, "diff": 0.1, "p": 0.0}  # exact: 2 of 4096 sign assignments
+    assert held_out_gain({"step": 0, "val_nDCG@10": 0.5}, clear) is None  # a history from before per-query values
+    assert _gain(gain, "over the last step, 40") == (", +0.0100 over the last step, 40, p 0.77: within the noise of "
+                                                     "12 held-out queries")
+    assert _gain(held_out_gain(clear, a), "over step 30") == ", -0.1000 over step 30, p 0.00"
+    assert _gain(None, "over step 30") == ""
 
 
 def test_teacher_spec_trains_and_is_cached(tiny_bert_dir, tiny_dataset, tmp_path):
