@@ -147,4 +147,5 @@ def _gain(gain: dict | None, what: str) -> str:
     if not gain:
         return ""
     noise = "" if gain["p"] < 0.05 else f": within the noise of {gain['queries']} held-out queries"
-    return f", {gain['diff']:+.4f} {what}, p {gain['p']:.2f}{noise}"
+    p = "p < 0.01" if gain["p"] < 0.01 else f"p {gain['p']:.2f}"
+    return f", {gain['diff']:+.4f} {what}, {p}{noise}"
