@@ -444,9 +444,11 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
     bar.close()
     checkpoint()  # the last step's state: --resume continues from here
     chosen = best()
-    last = next((h for h in history if h["step"] == step), None)
     # how far the kept step's (and the mean's) lead is the held-out slice's noise
-    gains = {"kept_over_last": held_out_gain(last, chosen) if last and chosen and chosen is not last else None}
+    gains = {}
+    last = next((h for h in history if h["step"] == step), None)
+    if last and chosen and chosen["step"] != step:
+        gains["kept_over_last"] = held_out_gain(last, chosen)
     averaged = None
     if average.count:
         averaged = {"from_step": average.first_step, "to_step": step, "steps": average.count, "val_nDCG@10": None}
@@ -454,7 +456,8 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
             with average.applied():
                 entry = held_out()
             score = averaged["val_nDCG@10"] = entry["val_nDCG@10"]
-            gains["mean_over_kept"] = held_out_gain(chosen, entry) if chosen else None
+            if chosen:
+                gains["mean_over_kept"] = held_out_gain(chosen, entry)
             tqdm.write(f"mean of the weights of steps {average.first_step}-{step}: validation nDCG@10 {score:.4f}")
         # the single step the held-out slice prefers stays beside the average, for comparison
         selected = out / SELECTED_NAME
@@ -478,7 +481,7 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
               "step_seconds": plan["step_s"] and round(plan["step_s"], 3),
               "validation_seconds": plan["eval_s"] and round(plan["eval_s"], 1),
               "validation": history, "chosen_step": chosen["step"] if chosen else step, "average": averaged,
-              "held_out_gains": {k: v for k, v in gains.items() if v},
+              "held_out_gains": {k: v for k, v in gains.items() if v is not None},
               "backbone_drift": round(pull.drift(model), 6),
               "teacher_seconds": round(teacher_s, 1), "train_seconds": round(elapsed, 1),
               "wall_seconds": round(time.monotonic() - wall0, 1), "stopped_early": stopped_early, "log": log}
