@@ -2,14 +2,15 @@
 
 Two forms (``MVPConfig.anchor``):
 
-- ``list`` (the default since 2026-12-04, the paper's mechanism): every view starts from ONE
-  shared start vector (as each of T5's per-view decoder steps starts from the same decoder start
+- ``list`` (this class's default, the paper's mechanism): every view starts from ONE shared
+  start vector (as each of T5's per-view decoder steps starts from the same decoder start
   token) that cross-attends over that view's N candidate vectors. The start vector is small and
   shared, so an anchor is a function of its view's list, and views differ only through their
   inputs (the view tokens) and the orthogonal loss.
-- ``query`` (the model trained before 2026-12-04, kept for the ablation): one learned query per
-  view, initialised orthonormal and large, on the residual path. Its anchors are near-orthogonal
-  and almost independent of the list from step 0.
+- ``query`` (what ``viewrank train mvp`` trains unless told otherwise: list anchors barely learn
+  within a CPU budget, docs/mvp.md): one learned query per view, initialised orthonormal and
+  large, on the residual path. Its anchors are near-orthogonal and almost independent of the list
+  at step 0; trained, they read it through the cross-attention (docs/mvp.md, the listwise test).
 
 :meth:`AnchorDecoder.with_anchor` turns one form into the other for a warm start (``viewrank train
 mvp --init-from DIR --anchor list``): the block is kept, only the start parameters are new.

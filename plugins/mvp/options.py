@@ -20,7 +20,7 @@ class TrainOptions:
     out: str = "models/mvp-minilm"
     m: int = 4
     # "query": a learned query per view (learns within the CPU budget); "list": the paper's list-aware
-    # anchors, which did not start learning in 250 CPU steps of this recipe (docs/mvp.md).
+    # anchors, which barely learn in this recipe's CPU budget (877 steps: SciFact 0.12; docs/mvp.md).
     # "" = "query" for a new model, the --init-from model's own form otherwise; a form given with
     # --init-from switches that model's anchors (a warm start: encoder and decoder block kept)
     anchor: str = ""
