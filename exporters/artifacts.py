@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import atomic_write_text
 
 MANIFEST = "manifest.json"
@@ -34,7 +35,7 @@ def write_manifest(root: Path, meta: dict) -> Path:
 
 def verify_manifest(root: Path) -> list[str]:
     """Problems found (missing files, changed hashes); empty when the directory is intact."""
-    data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    data = read_json_object(root / MANIFEST, what="export manifest")
     problems = []
     for rel, info in data["files"].items():
         path = root / rel

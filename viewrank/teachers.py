@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 from tqdm.auto import tqdm
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_cache
 from viewrank.registry import parse_spec
 from viewrank.runs import atomic_write_text
 from viewrank.types import Candidate, Query
@@ -63,12 +64,7 @@ def cache_key(specs: Sequence[str], queries: Mapping[str, str], pools: Pools) ->
 def cached_scores(cache: Path | None, key: dict) -> Scores | None:
     """The scores stored in ``cache`` when its key is ``key``; None otherwise (no file, another key,
     an unreadable file)."""
-    if cache is None or not Path(cache).is_file():
-        return None
-    try:
-        data = json.loads(Path(cache).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = read_cache(cache)
     if not isinstance(data, dict) or data.get("key") != key:
         return None
     return data.get("scores")

@@ -7,7 +7,6 @@ that run inside the node); either way the node runs exactly the models the Pytho
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Iterable, Sequence
 from tqdm.auto import tqdm
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 
 log = logging.getLogger("viewrank.opensearch")
 
@@ -138,7 +138,7 @@ def read_local_bundle(export_dir: str | Path) -> tuple[dict, Path]:
     if not body_path.is_file() or not zip_path.is_file():
         raise ViewrankError(f"{folder} has no {ZIP_NAME} + {BODY_NAME}: export it with "
                             f"`viewrank export onnx MODEL --out {folder} --ml-commons`")
-    body = json.loads(body_path.read_text(encoding="utf-8"))
+    body = read_json_object(body_path, what="ml-commons register body")
     size = zip_path.stat().st_size
     if size != body["model_content_size_in_bytes"]:
         raise ViewrankError(f"{zip_path} is {size} bytes but {body_path} says "

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from viewrank.adapters.opensearch import node as N
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import atomic_write_text
 
 CLUSTER_NAME = "viewrank-cluster"
@@ -70,7 +71,7 @@ class ClusterState:
         path = cls.path(root)
         if not path.is_file():
             return None
-        data = json.loads(path.read_text())
+        data = read_json_object(path, what="cluster state")
         return cls(nodes=[ClusterNode(**n) for n in data.pop("nodes")], **data)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from viewrank.adapters.java import find_java
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import atomic_write_text, default_mode
 from viewrank.savedir import staged_save
 
@@ -101,7 +102,7 @@ class NodeState:
     @classmethod
     def load(cls, root: Path) -> "NodeState | None":
         path = root / "state.json"
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
+        return cls(**read_json_object(path, what="node state")) if path.is_file() else None
 
 
 INSTALL_HINTS = {"mvn": "Maven (mvn) fetches OpenSearch from Maven Central: apt-get install maven"}

@@ -14,6 +14,7 @@ from viewrank.adapters.opensearch.cluster import ClusterState
 from viewrank.adapters.opensearch.node import NodeState, cache_root
 from viewrank.datasets import BeirDataset
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import RunWriter, atomic_write_text
 from viewrank.types import RankedList, ScoredDoc
 
@@ -55,7 +56,7 @@ class Setup:
         path = cls.path(index)
         if not path.is_file():
             raise ViewrankError(f"index {index!r} was not set up ({path} missing): run `viewrank opensearch setup`")
-        return cls(**json.loads(path.read_text()))
+        return cls(**read_json_object(path, what="search setup"))
 
 
 def node_url(url: str | None) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 from viewrank.adapters.pyserini import host_or_new
 from viewrank.adapters.pyserini.java import ensure_java
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import atomic_write_text
 from viewrank.savedir import staged_save
 
@@ -187,7 +188,7 @@ def read_meta(index_dir: str | Path) -> dict:
         raise ViewrankError(f"{index_dir} is not a dense index (no 'index' file); build it with `viewrank encode`")
     if not path.is_file():
         return {"kind": "float", "codec": "float"}  # a plain Pyserini faiss index
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta = read_json_object(path, what="dense index metadata")
     meta.setdefault("codec", meta.get("kind", "float"))  # indexes written before codecs record only the kind
     return meta
 

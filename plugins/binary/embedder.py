@@ -37,14 +37,13 @@ def load_quantized(kind: str, directory: str | Path, host: Any) -> QuantizedEmbe
     """From a ``viewrank encode`` index folder (it records its embedder) or a model folder
     holding ``viewrank_int8.json`` / ``viewrank_binary.npz`` beside the weights (read as ``dense:DIR``).
     ``host`` builds the float embedder underneath."""
-    import json
-
     from viewrank.errors import ViewrankError
+    from viewrank.jsonfile import read_json_object
 
     path = Path(directory)
     meta_path = path / "viewrank_dense_index.json"
     if meta_path.is_file():
-        spec = json.loads(meta_path.read_text(encoding="utf-8")).get("embedder")
+        spec = read_json_object(meta_path, what="index metadata").get("embedder")
         if not spec:
             raise ViewrankError(f"{meta_path} does not record its embedder")
         base = host.embedder(spec)

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import atomic_write_text
 
 INT8_NAME = "viewrank_int8.json"
@@ -94,7 +95,9 @@ class Int8Quantizer:
         path = Path(directory) / INT8_NAME
         if not path.is_file():
             raise ViewrankError(f"{path} is missing: calibrate int8 ranges first (viewrank encode --codec int8 writes it)")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_object(path, what="int8 ranges")
+        if not {"lo", "hi"} <= data.keys():
+            raise ViewrankError(f"{path}: int8 ranges need 'lo' and 'hi' (calibrate again with viewrank encode --codec int8)")
         return cls(np.asarray(data["lo"], np.float32), np.asarray(data["hi"], np.float32))
 
 

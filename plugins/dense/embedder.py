@@ -9,7 +9,6 @@ vector is truncated to its first ``dim`` components before normalisation.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.plugins.dense.pooling import POOLINGS, Pooling, pool
 from viewrank.specopts import apply_options, split_options
 from viewrank.savedir import save_pretrained_dir
@@ -58,18 +58,15 @@ class DenseConfig:
     def load(cls, model_dir: Path) -> "DenseConfig":
         path = model_dir / CONFIG_NAME
         if path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise ViewrankError(f"{path}: malformed JSON ({exc.msg})") from None
+            data = read_json_object(path, what="embedder config")
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         st = model_dir / "1_Pooling" / "config.json"  # a sentence-transformers folder
         if st.is_file():
-            pooling = json.loads(st.read_text(encoding="utf-8"))
+            pooling = read_json_object(st, what="sentence-transformers pooling config")
             cfg = cls(pooling="cls" if pooling.get("pooling_mode_cls_token") else "mean")
             st_cfg = model_dir / "sentence_bert_config.json"
             if st_cfg.is_file():
-                cfg.max_length = int(json.loads(st_cfg.read_text(encoding="utf-8")).get("max_seq_length", cfg.max_length))
+                cfg.max_length = int(read_json_object(st_cfg, what="sentence-transformers config").get("max_seq_length", cfg.max_length))
             return cfg
         return cls()
 

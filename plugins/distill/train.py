@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_cache
 from viewrank.plugins.dense.embedder import DenseEmbedder
 from viewrank.plugins.dense.finetune import fine_tuning, save_trained, steps
 from viewrank.runs import atomic_write_text
@@ -44,10 +45,9 @@ class DistillConfig:
 def teacher_scores(teacher: Any, groups: Sequence[Group], cache_path: str | Path | None = None,
                    progress: bool = True) -> list[list[float]]:
     """The teacher's score of every passage in every group (cached in ``cache_path`` if given)."""
-    if cache_path is not None and Path(cache_path).is_file():
-        cached = json.loads(Path(cache_path).read_text(encoding="utf-8"))
-        if len(cached) == len(groups):
-            return cached
+    cached = read_cache(cache_path)
+    if isinstance(cached, list) and len(cached) == len(groups):
+        return cached
     items = groups
     if progress:
         from tqdm import tqdm

@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from viewrank.jsonfile import read_cache
 from viewrank.runs import atomic_write_text
 
 Mined = dict[str, list[str]]
@@ -71,11 +72,11 @@ def mine_scored(queries: Sequence[Any], retriever: Callable[[], Any], depth: int
     retrieved hits (``depth + 5`` of them, judged positives included), which a teacher pool needs.
     A cache written before scores were kept is mined again when ``need_scores``; one written by
     another retriever (``source``) is mined again."""
-    if cache is not None and cache.is_file():
-        data = json.loads(cache.read_text(encoding="utf-8"))
-        if (data.get("depth") == depth and data.get("source", "") == source
-                and all(q.qid in data["hits"] for q in queries) and (not need_scores or "scores" in data)):
-            return {q: h for q, h in data["hits"].items()}, data.get("scores", {})
+    data = read_cache(cache)
+    if (isinstance(data, dict) and isinstance(data.get("hits"), dict) and data.get("depth") == depth
+            and data.get("source", "") == source and all(q.qid in data["hits"] for q in queries)
+            and (not need_scores or "scores" in data)):
+        return {q: h for q, h in data["hits"].items()}, data.get("scores", {})
     hits = retriever().search(list(queries), depth + 5)
     out = {qid: [d for d, _ in docs if judged.get(qid, {}).get(d, 0) <= 0][:depth] for qid, docs in hits.items()}
     scores = {qid: {d: float(s) for d, s in docs} for qid, docs in hits.items()}

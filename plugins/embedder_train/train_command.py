@@ -12,6 +12,7 @@ from pathlib import Path
 from viewrank.cli.flags import require_output
 from viewrank.context import Context
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 
 DESCRIPTION = ("fine-tune a dense embedder: InfoNCE with in-batch + mined hard negatives (BM25 or dense), false-negative "
                "filtering, focal loss, negative mixing, curriculum, ICT/BFS warm-up, 2DMSE, distillation from "
@@ -296,7 +297,7 @@ def _merge(args, context, retriever) -> int:
     for d in dirs:  # a parent must not have trained on the slice that weighs it
         rec = Path(d) / "viewrank_embedder_train.json"
         if rec.is_file():
-            seen = set(val) - set(json.loads(rec.read_text()).get("val_queries") or [])
+            seen = set(val) - set(read_json_object(rec, what="training record").get("val_queries") or [])
             if seen:
                 raise ViewrankError(f"--merge {d}: it trained on {len(seen)} of the held-out queries "
                                     "(train the parents with the same --seed and --val-queries)")

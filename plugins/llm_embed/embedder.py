@@ -19,7 +19,6 @@ counted from each row's first real token.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.plugins.dense.embedder import layer_list, pool, set_depth
 from viewrank.specopts import apply_options, split_options as parse_options
 from viewrank.savedir import save_pretrained_dir
@@ -53,7 +53,7 @@ class LlmConfig:
     def load(cls, model_dir: Path) -> "LlmConfig":
         path = model_dir / CONFIG_NAME
         if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json_object(path, what="model config")
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         return cls()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.runs import atomic_write_text
 
 CONFIG_NAME = "viewrank_mvp.json"
@@ -52,10 +53,7 @@ class MVPConfig:
         path = Path(model_dir) / CONFIG_NAME
         if not path.is_file():
             raise ViewrankError(f"{model_dir} is not a viewrank MVP model directory ({CONFIG_NAME} missing)")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ViewrankError(f"{path}: not valid JSON ({exc})") from None
+        data = read_json_object(path, what="MVP config")
         if data.get("variant") not in VARIANTS:
             raise ViewrankError(f"{path}: variant {data.get('variant')!r} unknown; expected one of {', '.join(VARIANTS)}")
         data.setdefault("anchor", "query")  # configs written before list-aware anchors existed

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from viewrank.datasets import BeirDataset, Document
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_cache
 from viewrank.runs import atomic_write_text
 from viewrank.text import windows
 
@@ -31,10 +32,10 @@ def mine_bm25(dataset_dir: str | Path, split: str, retriever: Callable[[], Any],
     """First-stage top-``depth`` ``(docid, score)`` for every query of ``split``, cached as JSON.
     ``retriever()`` builds the :class:`~viewrank.types.Retriever` (``host.retriever("bm25:...")``)
     only when the cache cannot answer."""
-    if cache is not None and cache.is_file():
-        data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("depth") == depth and data.get("split") == split and data.get("scored"):
-            return {q: [(d, float(sc)) for d, sc in h] for q, h in data["hits"].items()}
+    data = read_cache(cache)
+    if (isinstance(data, dict) and isinstance(data.get("hits"), dict) and data.get("depth") == depth
+            and data.get("split") == split and data.get("scored")):
+        return {q: [(d, float(sc)) for d, sc in h] for q, h in data["hits"].items()}
     queries = BeirDataset(dataset_dir).queries(split)
     hits = {qid: [(d, float(sc)) for d, sc in docs] for qid, docs in retriever().search(queries, depth).items()}
     if cache is not None:

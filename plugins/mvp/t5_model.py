@@ -56,12 +56,15 @@ def weight_files(model_dir: Path) -> list[Path]:
     ``model-*.safetensors`` via their index, ``pytorch_model.bin`` likewise); otherwise the one
     ``*.safetensors``/``*.bin``/``*.pt`` file that is not a training-state file (optimizer,
     scheduler, training arguments). Several candidates are an error naming them."""
-    import json
+    from viewrank.jsonfile import read_json_object
 
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         index = model_dir / index_name
         if index.is_file():
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            weight_map = read_json_object(index, what="checkpoint index").get("weight_map")
+            if not isinstance(weight_map, dict):
+                raise ViewrankError(f"checkpoint index {index} has no 'weight_map'")
+            shards = sorted(set(weight_map.values()))
             return [model_dir / name for name in shards]
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (model_dir / name).is_file():

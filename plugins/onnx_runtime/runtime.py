@@ -7,7 +7,6 @@ onnxruntime build has. The variant (``fp32``, ``int8``, ``fp16``) picks the grap
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 
 CONFIG_NAME = "viewrank_onnx.json"
 PREFERRED = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -82,10 +82,7 @@ def load_config(model_dir: str | Path) -> dict:
     if not path.is_file():
         raise ViewrankError(f"{model_dir} is not an exported ONNX directory ({CONFIG_NAME} missing; "
                             f"make one with `viewrank export onnx MODEL --output {model_dir}`)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ViewrankError(f"{path}: malformed JSON ({exc.msg})") from None
+    return read_json_object(path, what="ONNX export config")
 
 
 class OnnxModel:

@@ -13,13 +13,13 @@ kernels. Tokenisation is the ``onnx:DIR`` runtime's (:meth:`OnnxModel.encode`: t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from viewrank.errors import ViewrankError
+from viewrank.jsonfile import read_json_object
 from viewrank.plugins.onnx_runtime.cpu import native_bf16
 from viewrank.plugins.onnx_runtime.runtime import OnnxModel, warn_other_int8_kernels
 
@@ -33,10 +33,7 @@ def load_config(model_dir: str | Path) -> dict:
     if not path.is_file():
         raise ViewrankError(f"{model_dir} is not an OpenVINO export ({CONFIG_NAME} missing; make one with "
                             f"`viewrank export openvino MODEL --output {model_dir}`)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ViewrankError(f"{path}: malformed JSON ({exc.msg})") from None
+    return read_json_object(path, what="OpenVINO export config")
 
 
 def import_openvino():
