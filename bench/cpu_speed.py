@@ -49,7 +49,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "cpu_speed.json"
@@ -275,7 +275,6 @@ def run(args: argparse.Namespace) -> int:
     from viewrank.exporters.cpu import cpu_info, describe
     from viewrank.manager import get_host
     from viewrank.errors import ViewrankError
-    from viewrank.runs import atomic_write_text
 
     started, start_uptime = time.time(), uptime()
     host = get_host()
@@ -477,7 +476,7 @@ def run(args: argparse.Namespace) -> int:
         "rows": rows,
         "targets": targets(rows),
     }
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     plot(rows, args.plot, result)
     print(f"wrote {args.out} and {args.plot} ({result['seconds']} s)")
     return 0

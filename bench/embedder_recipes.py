@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "scifact"
@@ -185,9 +186,7 @@ def main() -> int:
         row = result["recipes"][args.binary]
         row["binary_codes"] = {"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
                                **binary_check(ROOT / row["model"], args.work.resolve())}
-        tmp = out_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(out_json)
+        write_result(out_json, result)
         print(json.dumps(row["binary_codes"], indent=2))
         return 0
     only = list(filter(None, re.split(r",(?![^()]*\))", args.only)))  # "merge(a,b)" is one name
@@ -213,10 +212,7 @@ def main() -> int:
     rows = result.setdefault("recipes", {})
 
     def save() -> None:
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(out_json)
+        write_result(out_json, result)
 
     exe = str(Path(sys.executable).with_name("viewrank"))
     for name, extra in recipes:

@@ -29,9 +29,8 @@ from viewrank.datasets import BeirDataset
 from viewrank.manager import get_host
 from viewrank.metrics import evaluate
 from viewrank.plugins.first_stage import minmax
-from viewrank.runs import atomic_write_text
 
-from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
 
 GRID = [round(0.1 * i, 1) for i in range(11)]
 
@@ -153,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_bm25": table["test"]["1.0"], "rerank_seconds": {k: round(v, 1) for k, v in seconds.items()},
         "grid": table,
     }
-    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    write_result(out, report)
     print(f"picked W = {best}: test nDCG@10 {report['test_at_picked']['nDCG@10']:.4f} "
           f"(reranker alone {report['test_reranker_alone']['nDCG@10']:.4f}, BM25 {report['test_bm25']['nDCG@10']:.4f}); wrote {out}")
     return 0

@@ -14,13 +14,14 @@ device and onnxruntime-gpu)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
 
 OUT = Path(__file__).resolve().parent / "results" / "gpu_latency.json"
 
@@ -47,7 +48,6 @@ def main() -> int:
         return 2
     from viewrank.exporters.parity import _mean_ndcg, scifact_sample
     from viewrank.manager import get_host
-    from viewrank.runs import atomic_write_text
 
     host = get_host()
     sample = scifact_sample(args.data, n_queries=args.queries, list_size=args.depth)
@@ -129,7 +129,7 @@ def main() -> int:
         "statistic": f"median and p95 of {args.repeats} passes over every query, after one warm-up pass",
         "rows": rows,
     }
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

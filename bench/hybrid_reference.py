@@ -21,7 +21,8 @@ from pathlib import Path
 from viewrank.datasets import BeirDataset
 from viewrank.metrics import evaluate
 from viewrank.plugins.first_stage import minmax
-from viewrank.runs import atomic_write_text
+
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
 
 
 def combine(bm25: list[tuple[str, float]], dense: list[tuple[str, float]], weights=(0.3, 0.7)) -> dict[str, float]:
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<8}{m['nDCG@10']:>16.4f}{(other if other is not None else float('nan')):>12.4f}{diff:>8}")
     report = {"bench": "hybrid_reference", "k": args.k, "weights": list(weights), "python_path": metrics,
               "opensearch_nDCG@10": node}
-    atomic_write_text(Path(args.out), json.dumps(report, indent=2) + "\n")
+    write_result(Path(args.out), report)
     return 0
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from onnx_speed import timed  # bench/ is on sys.path when a bench script runs
 
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+
 OUT = Path(__file__).resolve().parent / "results" / "int8_ceiling.json"
 SHAPES = ((384, 1536), (1536, 384), (384, 384))
 WEIGHTS = {"s8": dict(weight="QInt8", reduce_range=False), "s8-7bit": dict(weight="QInt8", reduce_range=True),
@@ -180,7 +182,6 @@ def main() -> int:
     import torch
 
     from viewrank.exporters.cpu import cpu_info, describe
-    from viewrank.runs import atomic_write_text
 
     torch.set_num_threads(args.threads)
     print(f"CPU: {describe()}; {args.threads} threads; onnxruntime {onnxruntime.__version__}, torch {torch.__version__}")
@@ -206,7 +207,7 @@ def main() -> int:
         if lengths:
             print(f"\nby input length ({model['passages']} passages cut to at most T tokens on both sides):")
             result["by_length"] = length_sweep(Path(args.export), args.threads, args.repeats, args.passages, lengths)
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RERANKERS = ["none", "bi-encoder", "fuse:0.4:bi-encoder"]
@@ -275,14 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", default="bench/results/limit.json")
     args = ap.parse_args(argv)
 
-    from viewrank.runs import atomic_write_text
-
     out = Path(args.output)
     results = json.loads(out.read_text()) if out.is_file() else {"bench": "limit", "issue": 20}
     if args.merge_from:
         other = json.loads(Path(args.merge_from).read_text())
         results.update({k: v for k, v in other.items() if k not in ("bench", "issue")})
-        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        write_result(out, results)
         print(f"merged {', '.join(k for k in other if k not in ('bench', 'issue'))} into {out}")
         return 0
     work = Path(args.work)
@@ -306,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             if "tuned_fusion" in section:
                 t = section["tuned_fusion"][spec]
                 print(f"  fuse:{t['W']}:{spec} (W from the seed-{args.tune_seed} set): R@2 {t['R@2']:.4f}, R@10 {t['R@10']:.4f}")
-        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        write_result(out, results)
         return 0
     if not args.skip_eval:
         print("LIMIT small: make, index, rerank, encode, search")
@@ -317,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{'system':<34} {'R@2':>7} {'R@10':>7} {'R@100':>7} {'nDCG@10':>8}")
         for r in section["results"].values():
             print(f"{r['name']:<34} {r['R@2']:>7.4f} {r['R@10']:>7.4f} {r['R@100']:>7.4f} {r['nDCG@10']:>8.4f}")
-        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        write_result(out, results)
     if args.large:
         print("LIMIT large (50,000 documents): make, index, rerank none")
         section = run_large_bm25(work, args.seed, args.threads)
@@ -325,13 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         results["large_bm25"] = section
         r = section["results"]["none"]
         print(f"BM25 on the large form: R@2 {r['R@2']:.4f}, R@10 {r['R@10']:.4f}, R@100 {r['R@100']:.4f}")
-        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        write_result(out, results)
     if not args.skip_free:
         print(f"free embeddings: dims {args.free_dims}, {args.free_budget:g} s per dimension, {args.device}")
         section = run_free(args.free_dims, args.free_budget, args.threads, args.device, work, args.plot)
         section["machine"] = machine(args.device)
         results[f"free_{'gpu' if args.device.startswith('cuda') else 'cpu'}"] = section
-        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        write_result(out, results)
     print(f"results: {out}")
     return 0
 

@@ -45,7 +45,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchcli import bad_input  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mvp_ablation.json"
 FREE_TEACHER = "fuse:0.4:bi-encoder"
@@ -313,7 +313,7 @@ def evaluate_stage(args) -> int:
         row.update(evaluate_model(model, sets, alone=model.config.variant != "cross-encoder" and not args.no_alone))
         report["systems"][name] = row
         report.update(device=platform.processor() or platform.machine(), date=time.strftime("%Y-%m-%d"))
-        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        write_result(out, report)
         alone = row.get("test_alone", {}).get("nDCG@10", float("nan"))
         print(f"{name:<20} test {row['test']['nDCG@10']:.4f} alone {alone:.4f} cisi {row['cisi']['nDCG@10']:.4f} "
               f"fuse(w={row['fuse']['w']}) {row['fuse']['test']['nDCG@10']:.4f}/{row['fuse']['cisi']['nDCG@10']:.4f} "
@@ -461,7 +461,7 @@ def listwise_stage(args) -> int:
         report["systems"][name] = row
         report.update(device=describe(), date=time.strftime("%Y-%m-%d"), context=args.context, queries=len(judged),
                       sets="SciFact test, BM25 top 100; foreign: random corpus passages outside the list and the qrels")
-        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        write_result(out, report)
         print(f"{name:<20} " + " ".join(f"{c} {row['contexts'][c]['nDCG@10']:.4f}" for c in CONTEXTS)
               + " | " + tests_line(row["tests"])
               + " | rho with list: " + ", ".join(f"{c} {v:.3f}" for c, v in row["rank_corr_with_list"].items())
@@ -485,7 +485,7 @@ def listwise_stage(args) -> int:
                                "per_run": {f"{b} - {a}": [round(y - x, 4) for x, y in zip(per_run[a], per_run[b])]
                                            for a, b in CONTEXT_TESTS}}
         report.setdefault("pooled", {})[args.pool] = pooled
-        atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+        write_result(out, report)
         print(f"pooled {args.pool}: " + tests_line(pooled["tests"]), flush=True)
         print(f"over the {len(rows)} runs: " + tests_line(pooled["over_runs"]["tests"]), flush=True)
     return 0
@@ -539,7 +539,7 @@ def compare_stage(args) -> int:
                                          "per_pair": [round(y - x, 4) for x, y in zip(*means)]}
             print(f"{key}, the {len(pairs)} pairs as the units: {t.diff:+.4f} (p {t.p:.3f})", flush=True)
     report.setdefault("compared", {})[" ".join(args.pair)] = result
-    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
+    write_result(out, report)
     return 0
 
 
@@ -660,7 +660,7 @@ def run(args) -> int:
               f"val {row['val']['nDCG@10']:.4f} fuse(w={best_w}) {row['fuse']['test']['nDCG@10']:.4f}/"
               f"{row['fuse']['cisi']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
         report_all = {"bench": "mvp_ablation", **_setup(args, base, prep), "systems": results}
-        atomic_write_text(args.out, json.dumps(report_all, indent=2) + "\n")
+        write_result(args.out, report_all)
     return 0
 
 

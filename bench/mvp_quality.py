@@ -32,6 +32,8 @@ from viewrank.metrics import evaluate
 from viewrank.plugins.onnx_runtime.cpu import describe
 from viewrank.runs import atomic_write_text
 
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+
 SYSTEMS = {
     "bm25": None,
     "bi-encoder": "bi-encoder",
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "systems": results,
         }
-        atomic_write_text(out_path, json.dumps(report, indent=2) + "\n")
+        write_result(out_path, report)
     print(f"{Path(args.dataset).name} {args.split}: {len(queries)} queries, BM25 top-{args.depth} -> rerank")
     print(f"{'system':<24}{'nDCG@10':>9}{'R@100':>8}{'MRR@10':>8}{'ms/q':>10}")
     for name, r in results.items():

@@ -11,7 +11,6 @@ call, after malloc_trim). Writes bench/results/mvp_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -24,7 +23,8 @@ import torch
 
 from viewrank.datasets import BeirDataset
 from viewrank.manager import get_host
-from viewrank.runs import atomic_write_text
+
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
               "note": "2-core CPU shared with other jobs; systems interleaved per query so ratios are comparable",
               "systems": rows, "ratios": ratios,
               "targets": {"window_over_mvp_at_100": ">= 1.8", "mvp_over_cross_encoder_at_100": "<= 1.15"}}
-    atomic_write_text(Path(args.out), json.dumps(report, indent=2) + "\n")
+    write_result(Path(args.out), report)
     print(f"{'system':<15}" + "".join(f"{'ms@' + str(d):>10}{'MiB@' + str(d):>9}" for d in depths))
     for name, r in rows.items():
         print(f"{name:<15}" + "".join(f"{r[str(d)]['ms_per_query_median']:>10.1f}{r[str(d)]['peak_extra_rss_mib']:>9.1f}" for d in depths))

@@ -21,6 +21,8 @@ import statistics
 import time
 from pathlib import Path
 
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+
 
 OUT = Path(__file__).resolve().parent / "results" / "onnx_speed.json"
 
@@ -67,7 +69,6 @@ def main() -> int:
     from viewrank.exporters.cpu import cpu_info, describe
     from viewrank.exporters.parity import _mean_ndcg, _scores_and_values, scifact_sample
     from viewrank.manager import get_host
-    from viewrank.runs import atomic_write_text
 
     host = get_host()
     sample = scifact_sample(None, n_queries=args.queries)
@@ -131,7 +132,7 @@ def main() -> int:
         "cuda_fp16_latency_100_candidates": cuda_latency(),
         "rows": rows,
     }
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from viewrank.plugins.onnx_runtime.cpu import describe  # noqa: E402
 
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+
 CACHE = ROOT / ".cache" / "opensearch_binary"
 OUT = ROOT / "bench" / "results" / "opensearch_binary.json"
 K = 100
@@ -191,7 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from viewrank.adapters.opensearch import node, workflow
     from viewrank.datasets import BeirDataset
-    from viewrank.runs import atomic_write_text
 
     started, up0 = datetime.now(timezone.utc), sh(["uptime"])
     emb, queries, docids, x, q, enc_s = vectors(args.dataset)
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
               "k": K, "opensearch": node.VERSION, "encode_seconds": enc_s,
               "date_utc": started.strftime("%Y-%m-%d %H:%M"), "cpu_model": describe(), "nproc": sh(["nproc"]),
               "uptime_start": up0, "uptime_end": sh(["uptime"]), "rows": rows}
-    atomic_write_text(args.output, json.dumps(report, indent=2) + "\n")
+    write_result(args.output, report)
     print(f"wrote {args.output}")
     return 0
 

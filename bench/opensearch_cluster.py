@@ -28,6 +28,8 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -91,7 +93,6 @@ def main() -> int:
     from viewrank.adapters.opensearch import faults as F
     from viewrank.adapters.opensearch import node as N
     from viewrank.datasets import BeirDataset
-    from viewrank.runs import atomic_write_text
 
     from viewrank.exporters.ml_commons import ZIP_NAME
 
@@ -108,7 +109,7 @@ def main() -> int:
                                             "heap_per_node": args.heap, "depth": 100})
 
     def save() -> None:
-        atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+        write_result(args.out, result)
 
     K.down()
     if not args.skip_single:

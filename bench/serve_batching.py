@@ -23,7 +23,6 @@ lock's, as totals and as the median of the per-round (paired) ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -35,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_load import drive, rss_mb, start_serve  # noqa: E402
 from viewrank.plugins.onnx_runtime.cpu import describe  # noqa: E402
+
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
 
 OUT = Path(__file__).resolve().parent / "results" / "serve_batching.json"
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,8 +87,6 @@ def main() -> int:
     ap.add_argument("--note", default="", help="conditions worth recording (e.g. other jobs on the machine)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
-
-    from viewrank.runs import atomic_write_text
 
     bodies = workloads(64)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
@@ -170,7 +169,7 @@ def main() -> int:
         "server_rss_mb_before": rss_before, "server_rss_mb_after": rss_after,
         "cells": cells,
     }
-    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

@@ -11,7 +11,6 @@ requests each, and reads the server's resident memory (``/proc/PID/status``) bef
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -20,6 +19,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from benchcli import write_result  # bench/ is on sys.path when a bench script runs
 
 OUT = Path(__file__).resolve().parent / "results" / "serve_load.json"
 
@@ -141,9 +142,7 @@ def main() -> int:
               "embedder": args.embedder, "reranker": args.reranker,
               "workload": "/embed: 8 SciFact passages per request; /rerank: 1 query x 20 candidates, top_n 10",
               "server_rss_mb_before": round(mem_before, 1), "server_rss_mb_after": round(mem_after, 1), "rows": rows}
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+    write_result(args.out, result)
     print(f"server RSS {mem_before:.0f} MB -> {mem_after:.0f} MB; wrote {args.out}")
     return 0
 
