@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from viewrank.datasets import BeirDataset
+from viewrank.jsonfile import read_cache
 from viewrank.runs import atomic_write_text
 
 
@@ -28,7 +29,8 @@ def cached_layer_vectors(embedder, dataset_dir: str | Path, cache_dir: str | Pat
     cache.mkdir(parents=True, exist_ok=True)
     meta_path = cache / "meta.json"
     ds = BeirDataset(dataset_dir)
-    if not meta_path.is_file():
+    meta = read_cache(meta_path)  # written last, so a cache without it (or with a damaged one) is redone
+    if not isinstance(meta, dict):
         docs = list(ds.iter_corpus())
         queries = ds.queries(None)
         t0 = time.perf_counter()
@@ -42,8 +44,9 @@ def cached_layer_vectors(embedder, dataset_dir: str | Path, cache_dir: str | Pat
         meta = {"docids": [d.docid for d in docs], "qids": [q.qid for q in queries],
                 "doc_seconds": td, "query_seconds": tq, "model": str(embedder.model_dir),
                 "config": embedder.config.__dict__}
-        atomic_write_text(meta_path, json.dumps(meta))
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        text = json.dumps(meta)
+        atomic_write_text(meta_path, text)
+        meta = json.loads(text)  # what a later call reads back, so both calls return the same
     meta["doc_layers"] = np.load(cache / "doc_layers.npy", mmap_mode="r")
     meta["query_layers"] = np.load(cache / "query_layers.npy", mmap_mode="r")
     return meta
