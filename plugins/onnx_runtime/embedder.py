@@ -17,6 +17,11 @@ class OnnxEmbedder:
 
     def __init__(self, model_dir: str | Path, **options) -> None:
         self.onnx = OnnxModel(model_dir, **options)
+        self.configure(model_dir)
+
+    def configure(self, model_dir: str | Path) -> None:
+        """Dimension, batch size, prefixes and output type from the loaded graph's config
+        (shared with the OpenVINO embedder, whose model has the same ``config``)."""
         cfg = self.onnx.config
         if cfg.get("kind") != "embedder":
             raise ViewrankError(f"{model_dir} holds a {cfg.get('task')!r} graph, not an embedder")

@@ -7,7 +7,6 @@ from typing import Sequence
 
 import numpy as np
 
-from viewrank.errors import ViewrankError
 from viewrank.plugins.onnx_runtime.embedder import OnnxEmbedder
 from viewrank.plugins.openvino_runtime.runtime import OvModel, import_openvino
 
@@ -18,13 +17,7 @@ class OpenVinoEmbedder(OnnxEmbedder):
 
     def __init__(self, model_dir: str | Path, **options) -> None:
         self.onnx = self.ov = OvModel(model_dir, **options)
-        cfg = self.ov.config
-        if cfg.get("kind") != "embedder":
-            raise ViewrankError(f"{model_dir} holds a {cfg.get('task')!r} graph, not an embedder")
-        self.dim = int(cfg["dim"])
-        self.batch_size = int(cfg.get("batch_size", 32))
-        self.prefixes = {"query": cfg.get("query_prefix", ""), "passage": cfg.get("passage_prefix", "")}
-        self.dtype = np.dtype(cfg.get("output_dtype", "float32"))
+        self.configure(model_dir)
 
     def embed(self, texts: Sequence[str], role: str = "passage") -> np.ndarray:
         """As :meth:`OnnxEmbedder.embed`; with ``streams=S`` (S > 1) the batches run S at a time on
