@@ -19,11 +19,15 @@ from viewrank.errors import ViewrankError
 log = logging.getLogger("viewrank")
 
 
+def _label(path: str | Path, what: str) -> str:
+    return f"{what} {path}" if what else str(path)
+
+
 def read_json(path: str | Path, *, what: str = "") -> Any:
     """The parsed content of ``path``; :class:`ViewrankError` naming the file (and ``what`` it
     is, e.g. "model config") when it is missing, unreadable or not valid JSON."""
     path = Path(path)
-    label = f"{what} {path}" if what else str(path)
+    label = _label(path, what)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -40,8 +44,7 @@ def read_json_object(path: str | Path, *, what: str = "") -> dict:
     """:func:`read_json` for files that must hold one JSON object (configs, metadata)."""
     data = read_json(path, what=what)
     if not isinstance(data, dict):
-        label = f"{what} {path}" if what else str(path)
-        raise ViewrankError(f"{label}: expected a JSON object, found {type(data).__name__}")
+        raise ViewrankError(f"{_label(path, what)}: expected a JSON object, found {type(data).__name__}")
     return data
 
 
