@@ -49,7 +49,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "cpu_speed.json"
@@ -172,7 +172,7 @@ def st_worker(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     import sentence_transformers
 
-    data = json.loads(Path(args.inputs).read_text(encoding="utf-8"))
+    data = read_result(args.inputs)
     backend, file_name = ST_ROWS[args.row]
     folder = args.model if file_name is None else args.prepared[backend]
     if file_name and "*" in file_name:
@@ -234,7 +234,7 @@ def gate_summary(folder: Path) -> dict:
     for name in ("viewrank_openvino.json", "viewrank_onnx.json"):
         path = folder / name
         if path.is_file():
-            cfg = json.loads(path.read_text(encoding="utf-8"))
+            cfg = read_result(path)
             out = {"dir": str(folder), "variants": cfg.get("variants"), "int8": cfg.get("int8") or cfg.get("int8_mixed")}
             out["gate"] = {v: ({k: r.get(k) for k in ("passed", "max_abs_diff", "min_kendall_tau", "ndcg10_torch",
                                                        "ndcg10_onnx", "failures")} if r else None)
@@ -334,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append({"model": "MiniLM embedder", "backend": name, "not_measured": err[0][:300], "python": python})
             print(f"{'MiniLM embedder':<26} {name:<44} not measured: {err[0][:200]}", flush=True)
             return
-        info = json.loads(Path(result).read_text())
+        info = read_result(result)
         pvec, qvec = np.load(result + ".passages.npy"), np.load(result + ".queries.npy")
         record("MiniLM embedder", name, len(passages) / info["seconds"], "passages/s", None,
                ndcg(queries, lists, qrels, cosine_scores(pvec, qvec)), info["load_before"],

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "scifact"
@@ -179,10 +179,10 @@ def main() -> int:
     args = ap.parse_args()
     out_json, models = args.json.resolve(), args.models.resolve()
     if args.table:
-        print(table(json.loads(out_json.read_text())))
+        print(table(read_result(out_json)))
         return 0
     if args.binary:
-        result = json.loads(out_json.read_text())
+        result = read_result(out_json)
         row = result["recipes"][args.binary]
         row["binary_codes"] = {"machine": machine(), "date": now_utc().isoformat(timespec="minutes"),
                                **binary_check(ROOT / row["model"], args.work.resolve())}
@@ -202,7 +202,7 @@ def main() -> int:
     setup = {"dataset": "SciFact (train 809 queries less 40 held out; test 300 queries, 5,183 passages)",
              "budget_min": args.budget_min, "batch_size": args.batch_size, "seed": 0, "common": args.common.split(),
              "zero_shot_ndcg@10": 0.6451}
-    result = json.loads(out_json.read_text()) if out_json.is_file() else {"setup": setup}
+    result = read_result(out_json, {"setup": setup})
     differs = [k for k in ("budget_min", "batch_size", "common") if result["setup"].get(k) != setup[k]]
     if differs:
         ap.error(f"--json {out_json}: its rows were made with "
@@ -242,7 +242,7 @@ def main() -> int:
         if proc.returncode:
             row["status"] = f"training failed (exit {proc.returncode}): {proc.stdout[-500:]}"
         else:
-            rec = json.loads((out / "viewrank_embedder_train.json").read_text())
+            rec = read_result(out / "viewrank_embedder_train.json")
             row.update(status="trained", model=str(out.relative_to(ROOT)), steps=rec["steps_run"],
                        step_seconds=rec["step_seconds"], train_seconds=rec["seconds"])
             if reused:
@@ -264,7 +264,7 @@ def main() -> int:
             if proc.returncode:
                 row["status"] = f"merge failed (exit {proc.returncode}): {proc.stdout[-500:]}"
             else:
-                rec = json.loads((out / "viewrank_embedder_merge.json").read_text())
+                rec = read_result(out / "viewrank_embedder_merge.json")
                 row.update(status="trained", model=str(out.relative_to(ROOT)), weights=rec["weights"],
                            heldout_ndcg=rec["heldout_ndcg@10"])
             rows[merge_name] = row

@@ -14,12 +14,13 @@ Writes ``bench/results/embedders.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "embedders"
@@ -122,15 +123,13 @@ def score_model(model: str, name: str, dataset: Path, test_q, qrels) -> tuple[di
 
 
 def extra_only(args, ds, test_q, qrels) -> int:
-    from viewrank.runs import atomic_write_text
-
-    results = json.loads(Path(args.output).read_text())
+    results = read_result(args.output)
     for model, name in zip(args.model, args.name):
         grid, row = score_model(model, name, Path(args.dataset), test_q, qrels)
         results["grid"][name] = grid
         results["rows"][f"dense-{name}"] = row
         print(f"dense-{name}: nDCG@10 {row['nDCG@10']:.4f}  R@100 {row['R@100']:.4f}")
-    atomic_write_text(args.output, json.dumps(results, indent=2))
+    write_result(args.output, results)
     print(render_markdown(results))
     return 0
 
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="only score the --model folders (grid + last-layer row) and merge them into the saved JSON")
     args = ap.parse_args(argv)
     if args.markdown:
-        print(render_markdown(json.loads(Path(args.output).read_text())))
+        print(render_markdown(read_result(args.output)))
         return 0
 
     import torch
@@ -163,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     from viewrank.metrics import evaluate
     from viewrank.plugins.binary.codes import BinaryQuantizer
     from viewrank.plugins.binary.ste import train_ste_codes
-    from viewrank.runs import RunWriter, atomic_write_text
+    from viewrank.runs import RunWriter
 
     dataset = Path(args.dataset)
     ds = BeirDataset(dataset)
@@ -232,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         path = index(name, kind, **kw)
         res = search(path, test_q, mode=mode, k=1000, embedder=query_emb)
-        meta = json.loads((path / "viewrank_dense_index.json").read_text())
+        meta = read_result(path / "viewrank_dense_index.json")
         float_bytes = float_bytes or meta["index_bytes"]
         trec_row(name, res.ranked, res.seconds, {"index_bytes": meta["index_bytes"],
                                                  "compression": round(float_bytes / meta["index_bytes"], 1)})
@@ -259,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         extra_kw = {"binary": ste[method]} if method in ste else {"binary_method": method}
         for rescore in ("float", "int8"):
             path = index(f"binary-{method}-{rescore}", "binary", rescore=rescore, **extra_kw)
-            meta = json.loads((path / "viewrank_dense_index.json").read_text())
+            meta = read_result(path / "viewrank_dense_index.json")
             sizes = {"index_bytes": meta["index_bytes"], "compression": round(float_bytes / meta["index_bytes"], 1),
                      "rescore_bytes": meta.get("rescore_bytes", 0)}
             if rescore == "float":
@@ -278,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         trec_row(f"binary-{method}+asym-rescore100", res.ranked, res.seconds, sizes | {"rescore_bytes": 0})
     # the same ITQ codes in a plain IndexBinaryFlat (no 8-byte ids): the 32x file
     path = index("binary-itq-flat", "binary", rescore="float", binary_method="itq", idmap=False)
-    meta = json.loads((path / "viewrank_dense_index.json").read_text())
+    meta = read_result(path / "viewrank_dense_index.json")
     res = search(path, test_q, mode="binary", k=100, embedder=query_emb, rerank_depth=100)
     trec_row("binary-itq-flat+rescore100-float", res.ranked, res.seconds,
              {"index_bytes": meta["index_bytes"], "compression": round(float_bytes / meta["index_bytes"], 1),
@@ -308,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         if score > best[1]:
             best = (alpha, score)
     if args.alpha is not None:  # keep an earlier tuning record when the alpha is given
-        previous = json.loads(Path(args.output).read_text()) if Path(args.output).is_file() else {}
+        previous = read_result(args.output, {})
         results["hybrid_alpha_train"] = previous.get("hybrid_alpha_train", {}) | {"alpha": args.alpha}
         best = (args.alpha, 0.0)
     else:
@@ -348,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         rows[f"dense-{name}"] = {"nDCG@10": round(m["nDCG@10"], 4), "R@100": round(m["R@100"], 4), "scored": "numpy"}
         print(f"dense-{name:<28} nDCG@10 {m['nDCG@10']:.4f}  R@100 {m['R@100']:.4f}")
 
-    atomic_write_text(args.output, json.dumps(results, indent=2))
+    write_result(args.output, results)
     print(f"\nwrote {args.output}")
     return 0
 

@@ -17,7 +17,6 @@ Prints a table and writes bench/results/fusion-<reranker>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -30,7 +29,7 @@ from viewrank.manager import get_host
 from viewrank.metrics import evaluate
 from viewrank.plugins.first_stage import minmax
 
-from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 GRID = [round(0.1 * i, 1) for i in range(11)]
 
@@ -65,12 +64,7 @@ def score_split(reranker, ds, index, queries, depth, desc, saved=None):
 
 def saved_run(path: Path, flag: str) -> dict:
     """A run bench/mvp_quality.py saved (``spec``, ``run``, ``seconds``), or a bad-input stop naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        bad_input(f"{flag} {path}: cannot read it ({exc.strerror or exc})")
-    except ValueError as exc:
-        bad_input(f"{flag} {path}: not JSON ({exc})")
+    data = read_result(path, what=flag)
     if not isinstance(data, dict) or not isinstance(data.get("run"), dict):
         bad_input(f"{flag} {path}: not a run saved by bench/mvp_quality.py (no \"run\" object)")
     return data

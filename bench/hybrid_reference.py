@@ -14,7 +14,6 @@ Writes bench/results/hybrid_reference.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from viewrank.datasets import BeirDataset
 from viewrank.metrics import evaluate
 from viewrank.plugins.first_stage import minmax
 
-from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 
 def combine(bm25: list[tuple[str, float]], dense: list[tuple[str, float]], weights=(0.3, 0.7)) -> dict[str, float]:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                for name, run in runs.items()}
     node = {}
     if Path(args.opensearch_results).is_file():
-        node = {m: r.get("nDCG@10") for m, r in json.loads(Path(args.opensearch_results).read_text())["runs"].items()}
+        node = {m: r.get("nDCG@10") for m, r in read_result(args.opensearch_results, what="--opensearch-results")["runs"].items()}
     print(f"SciFact test, top {args.k} per sub-query, min-max + weighted mean {weights}")
     print(f"{'run':<8}{'Python nDCG@10':>16}{'OpenSearch':>12}{'diff':>8}")
     for name, m in metrics.items():

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from onnx_speed import timed  # bench/ is on sys.path when a bench script runs
 
-from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 OUT = Path(__file__).resolve().parent / "results" / "int8_ceiling.json"
 SHAPES = ((384, 1536), (1536, 384), (384, 384))
@@ -118,7 +118,7 @@ def profile_model(export: Path, threads: int, repeats: int, passages: int) -> di
     for s in range(0, len(order), int8.batch_size):
         feeds = int8.onnx.encode(order[s : s + int8.batch_size])
         lengths += [feeds["input_ids"].shape[1]] * feeds["input_ids"].shape[0]
-    cfg = json.loads((export / "viewrank_onnx.json").read_text())
+    cfg = read_result(export / "viewrank_onnx.json")
     with tempfile.TemporaryDirectory() as tmp:
         int8.onnx.session = sess = session(export / cfg["variants"]["int8"], threads, profile=str(Path(tmp) / "prof"))
         for _ in range(2):
@@ -131,7 +131,7 @@ def profile_model(export: Path, threads: int, repeats: int, passages: int) -> di
             per_op[e["args"]["op_name"]] += e["dur"]
     total = sum(per_op.values())
     ops = [{"op": k, "share": round(v / total, 3)} for k, v in per_op.most_common() if v / total >= 0.001]
-    hf = json.loads((export / "config.json").read_text())
+    hf = read_result(export / "config.json")
     return {"passages": len(texts), "torch_fp32_s": round(t_torch, 3), "ort_int8_s": round(t_int8, 3),
             "measured_speedup": round(t_torch / t_int8, 2), "model_gmacs": round(model_macs(hf, lengths) / 1e9, 1),
             "int8_ops": ops, "dqmatmul_share": round(per_op["DynamicQuantizeMatMul"] / total, 3)}

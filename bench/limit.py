@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RERANKERS = ["none", "bi-encoder", "fuse:0.4:bi-encoder"]
@@ -144,7 +144,7 @@ def run_eval(work: Path, seed: int, threads: int) -> dict:
     files = {"none": "none.trec", "bi-encoder": "bi-encoder.trec", "fuse:0.4:bi-encoder": "fuse_0.4_bi-encoder.trec",
              "dense": "dense.trec"}
     results = {spec: {"name": names[spec], **recall_table(runs / f, qrels)} for spec, f in files.items()}
-    summary = json.loads((runs / "summary.json").read_text())
+    summary = read_result(runs / "summary.json")
     trec_eval = {r["reranker"]: {k: round(v, 4) for k, v in r["metrics"].items()} for r in summary["runs"]}
     if " eval " in viewrank("--help", threads=threads):  # trec_eval's own R@2/R@10/R@100 on the same runs
         report = json.loads(viewrank("eval", "--run", *(str(runs / f) for f in files.values()), "--qrels",
@@ -247,7 +247,7 @@ def run_free(dims: str, budget: float, threads: int, device: str, work: Path, pl
     t0 = time.perf_counter()
     out = viewrank(*args, threads=threads)
     print(out)
-    data = json.loads(report.read_text())
+    data = read_result(report)
     data["command"] = "viewrank " + " ".join(args[:-2])
     data["wall_seconds"] = round(time.perf_counter() - t0, 1)
     return data
@@ -276,9 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     out = Path(args.output)
-    results = json.loads(out.read_text()) if out.is_file() else {"bench": "limit", "issue": 20}
+    results = read_result(out, {"bench": "limit", "issue": 20})
     if args.merge_from:
-        other = json.loads(Path(args.merge_from).read_text())
+        other = read_result(args.merge_from, what="--merge-from")
         results.update({k: v for k, v in other.items() if k not in ("bench", "issue")})
         write_result(out, results)
         print(f"merged {', '.join(k for k in other if k not in ('bench', 'issue'))} into {out}")

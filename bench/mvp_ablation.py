@@ -45,7 +45,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchcli import bad_input, write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import bad_input, read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mvp_ablation.json"
 FREE_TEACHER = "fuse:0.4:bi-encoder"
@@ -278,6 +278,14 @@ def evaluate_model(model, sets: dict, quick: bool = False, alone: bool = True) -
     return row
 
 
+def load_prep(folder: str | Path) -> dict:
+    """What ``prepare`` wrote into ``folder`` (BM25 lists, held-out slices), or a bad-input stop."""
+    path = Path(folder) / "prep.json"
+    if not path.is_file():
+        bad_input(f"--prep {folder}: no prep.json there; run `python bench/mvp_ablation.py prepare --out {folder}` first")
+    return read_result(path)
+
+
 def load_sets(args, prep: dict) -> dict:
     """name -> (dataset, split, {qid: text}, BM25 hits) for val, test and cisi (``--limit`` each)."""
     from viewrank.datasets import BeirDataset
@@ -300,15 +308,15 @@ def evaluate_stage(args) -> int:
     from viewrank.runs import atomic_write_text
 
     torch.set_num_threads(args.threads)
-    prep = json.loads((Path(args.prep) / "prep.json").read_text(encoding="utf-8"))
+    prep = load_prep(args.prep)
     sets = load_sets(args, prep)
     out = Path(args.out)
-    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"bench": "mvp_ablation", "systems": {}}
+    report = read_result(out, {"bench": "mvp_ablation", "systems": {}})
     for item in args.model:
         name, _, folder = item.partition("=")
         model = load_mvp_model(folder).eval()
         training = Path(folder) / "training.json"
-        row = {"model": folder, "training": {k: v for k, v in json.loads(training.read_text(encoding="utf-8")).items()
+        row = {"model": folder, "training": {k: v for k, v in read_result(training).items()
                                              if k != "log"} if training.is_file() else None}
         row.update(evaluate_model(model, sets, alone=model.config.variant != "cross-encoder" and not args.no_alone))
         report["systems"][name] = row
@@ -407,12 +415,12 @@ def listwise_stage(args) -> int:
     if not args.model and not args.pool:
         bad_input("listwise: name a --model NAME=DIR to score, or --pool NAME,NAME of models already scored")
     torch.set_num_threads(args.threads)
-    prep = json.loads((Path(args.prep) / "prep.json").read_text(encoding="utf-8"))
+    prep = load_prep(args.prep)
     ds, split, qs, hits = load_sets(args, prep)["test"]
     qrels = ds.qrels(split)
     ids = sorted(ds.corpus)
     out = Path(args.out)
-    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"bench": "mvp_listwise", "systems": {}}
+    report = read_result(out, {"bench": "mvp_listwise", "systems": {}})
     for item in args.model:
         name, _, folder = item.partition("=")
         model = load_mvp_model(folder).eval()
@@ -501,7 +509,7 @@ def compare_stage(args) -> int:
     from viewrank.significance import randomization_test
 
     out = Path(args.out)
-    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    report = read_result(out, {})
     systems = report.get("systems", {})
 
     def per_query(name: str, key: str) -> dict:
@@ -563,7 +571,7 @@ def run(args) -> int:
     if unknown:
         bad_input(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     prep_dir = Path(args.prep)
-    prep = json.loads((prep_dir / "prep.json").read_text(encoding="utf-8"))
+    prep = load_prep(prep_dir)
     sci = BeirDataset(args.scifact)
     hits = prep["hits"]
     sets = load_sets(args, prep)
@@ -572,7 +580,7 @@ def run(args) -> int:
     base = dict(RECIPE, backbone=args.backbone, dataset=args.scifact, split="train", index="unused", device=args.device,
                 time_budget_min=args.budget_min, checkpoint_every=0, threads=args.threads, max_steps=args.max_steps,
                 bf16=args.bf16)
-    results = json.loads(Path(args.out).read_text(encoding="utf-8")).get("systems", {}) if Path(args.out).is_file() and args.resume else {}
+    results = read_result(args.out, {}).get("systems", {}) if args.resume else {}
     shim = TeacherHost(args.backbone, args.device)
     t0 = time.perf_counter()
     for key, (ds, split, qs, h) in sets.items():
@@ -610,7 +618,7 @@ def run(args) -> int:
             link.symlink_to(Path(args.cisi).resolve() / "corpus.jsonl")
             (out / "mined_negatives.json").write_text(json.dumps({"split": "train", "depth": 50, "scored": True,
                                                                   "hits": hits["cisi-pseudo"]}), encoding="utf-8")
-            src_cfg = json.loads((work / source / "viewrank_mvp.json").read_text(encoding="utf-8"))
+            src_cfg = read_result(work / source / "viewrank_mvp.json")
             opts_d.update(kind="cross-encoder" if src_cfg["variant"] == "cross-encoder" else "mvp",
                           init_from=str(work / source), dataset=str(pseudo), teacher=[FREE_TEACHER], epochs=1,
                           lr=3e-5, head_lr=1e-4, infer_max_length=src_cfg["max_length"])
@@ -635,7 +643,7 @@ def run(args) -> int:
         t0 = time.perf_counter()
         train(opts, get_host())
         train_s = time.perf_counter() - t0
-        report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+        report = read_result(out / "training.json")
         if report["teacher_seconds"] > 5:
             print(f"warning: {name} recomputed its teacher ({report['teacher_seconds']} s): cache key mismatch", flush=True)
         model = load_mvp_model(out).to(args.device).eval()

@@ -27,12 +27,13 @@ import torch
 from tqdm.auto import tqdm
 
 from viewrank.datasets import BeirDataset
+from viewrank.jsonfile import read_cache
 from viewrank.manager import get_host
 from viewrank.metrics import evaluate
 from viewrank.plugins.onnx_runtime.cpu import describe
 from viewrank.runs import atomic_write_text
 
-from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 SYSTEMS = {
     "bm25": None,
@@ -109,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = Path(args.runs)
     results = {}
     out_path = Path(args.out)
-    if out_path.is_file():
-        old = json.loads(out_path.read_text(encoding="utf-8"))
+    old = read_result(out_path, None)
+    if old is not None:
         if (old.get("queries"), old.get("depth"), old.get("split", "test")) == (len(queries), args.depth, args.split):
             results = old.get("systems", {})
     for name in names:
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         run_file = runs_dir / f"{name}{part}-{len(queries)}q-d{args.depth}.json"
         full_spec = spec and spec.format(mvp=args.mvp, ce=args.ce)
         stamp = model_stamp(full_spec)
-        saved = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() and not args.force else None
+        saved = None if args.force else read_cache(run_file)
         if saved is not None and (saved.get("spec"), saved.get("model")) != (full_spec, stamp):
             print(f"{run_file}: saved for {saved.get('spec')!r} (another model or an older copy of it); recomputing")
             saved = None

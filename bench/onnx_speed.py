@@ -15,13 +15,12 @@ one's fp32 graph and every dir's int8 graph are timed in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from pathlib import Path
 
-from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 
 OUT = Path(__file__).resolve().parent / "results" / "onnx_speed.json"
@@ -42,7 +41,7 @@ def cuda_latency() -> str:
     path = OUT.parent / "gpu_latency.json"
     if not path.is_file():
         return "not measured (no GPU lent; bench/gpu_latency.py measures it on one)"
-    gpu = json.loads(path.read_text(encoding="utf-8"))
+    gpu = read_result(path)
     rows = [r for r in gpu.get("rows", []) if r.get("backend") == "ORT fp16 CUDA"]
     if not rows:
         return f"not in {path.name}"
@@ -90,7 +89,7 @@ def main() -> int:
         make = host.embedder if kind == "embedder" else host.reranker
         backends = {"torch fp32": lambda m=make: m(torch_spec)}
         for i, folder in enumerate(onnx_dirs):
-            cfg = json.loads((Path(folder) / "viewrank_onnx.json").read_text())
+            cfg = read_result(Path(folder) / "viewrank_onnx.json")
             for variant in ("fp32", "int8") if i == 0 else ("int8",):
                 if variant in cfg["variants"]:
                     spec = f"onnx:{folder}@variant={variant},threads={args.threads},providers=CPUExecutionProvider"

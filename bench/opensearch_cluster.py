@@ -28,7 +28,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchcli import write_result  # bench/ is on sys.path when a bench script runs
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +103,7 @@ def main() -> int:
     docs = list(ds.iter_corpus())[: args.limit_docs] if args.limit_docs else list(ds.iter_corpus())
     queries = ds.queries("test")
     qrels = ds.qrels("test")
-    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result = read_result(args.out, {})
     result.update(machine=machine(), setup={"dataset": args.dataset, "docs": len(docs), "queries": len(queries),
                                             "embedder": f"in-node ml-commons bundle {args.export.name} (all-MiniLM-L6-v2, fp32)",
                                             "heap_per_node": args.heap, "depth": 100})

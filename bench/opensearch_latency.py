@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,7 +74,6 @@ def main() -> None:
     from viewrank.adapters.opensearch import node, workflow
     from viewrank.adapters.pyserini.evaluate import evaluate_run
     from viewrank.datasets import BeirDataset
-    from viewrank.runs import atomic_write_text
 
     state = node.up()
     serve, url = None, None
@@ -102,7 +103,7 @@ def main() -> None:
         queries = ds.queries("test")[: args.limit] if args.limit else ds.queries("test")
         judged = ds.qrels("test")
         qrels = {q.qid: judged[q.qid] for q in queries}
-        previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+        previous = read_result(args.out, {})
         rows = previous.get("runs", {})
         for mode in args.modes.split(","):
             run_path = ROOT / "runs" / "opensearch" / index / f"{mode}.trec"
@@ -129,7 +130,7 @@ def main() -> None:
               "ingest": ingest, "runs": rows,
               "machine": f"{describe()}; OpenSearch (and viewrank serve, for remote models) on the same machine",
               "date": time.strftime("%Y-%m-%d %H:%M")}
-    atomic_write_text(args.out, json.dumps(result, indent=2))
+    write_result(args.out, result)
     print(json.dumps(result, indent=2))
 
 

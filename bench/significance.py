@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchcli import read_result, write_result  # bench/ is on sys.path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 QRELS = ROOT.parent / "shared" / "data" / "scifact" / "qrels" / "test.tsv"
 PAIRS = [  # (what is asked, baseline run, other run)
@@ -49,7 +51,7 @@ def as_trec(path: Path) -> Path:
     from viewrank.runs import write_run
     from viewrank.types import Candidate, RankedList
 
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_result(path)
     out = ROOT / "runs" / "significance" / (path.stem + ".trec")
     lists = [RankedList.from_scores(qid, [Candidate(d, "") for d in docs], list(docs.values()))
              for qid, docs in data["run"].items()]
@@ -78,12 +80,10 @@ def main() -> int:
                      **{m: {k: tests[m][k] for k in ("mean_baseline", "mean", "diff", "p", "exact")} for m in tests}})
         t = tests["nDCG@10"]
         print(f"{question}: nDCG@10 {t['mean_baseline']:.4f} -> {t['mean']:.4f} ({t['diff']:+.4f}), p {t['p']:.4f}")
-    from viewrank.runs import atomic_write_text
-
-    atomic_write_text(ROOT / args.out, json.dumps({
+    write_result(ROOT / args.out, {
         "bench": "significance", "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "qrels": str(QRELS.relative_to(ROOT.parent)),
         "test": "paired randomization, two-sided, 10,000 sign assignments, seed 0 (viewrank eval --compare)",
-        "pairs": rows}, indent=2) + "\n")
+        "pairs": rows})
     return 0
 
 

@@ -37,7 +37,7 @@ def test_fusion_names_an_unreadable_saved_run(tmp_path):
     proc = bench("fusion.py", "--dataset", str(_tiny_with_train(tmp_path)), "--train-run", str(missing),
                  "--out", str(out))
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith(f"fusion: error: --train-run {missing}: cannot read it")
+    assert proc.stderr.startswith(f"fusion: error: --train-run {missing} is missing")
     assert not out.exists()
 
 
@@ -54,6 +54,21 @@ def test_fusion_refuses_a_run_saved_for_another_reranker(tmp_path):
     not_a_run.write_text("[1, 2]")
     proc = bench("fusion.py", "--dataset", str(_tiny_with_train(tmp_path)), "--train-run", str(not_a_run))
     assert proc.returncode == 2 and 'no "run" object' in proc.stderr
+
+
+def test_a_damaged_result_file_stops_the_bench_and_is_left_as_it_was(tmp_path):
+    """A bench that merges into its earlier result (here `compare`) reads it through
+    benchcli.read_result: a file cut short is named with line and column, exit 2, not rewritten."""
+    out = tmp_path / "quality.json"
+    out.write_text('{"bench": "mvp_ablation", "systems": {')
+    proc = bench("mvp_ablation.py", "compare", "--pair", "a,b", "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"mvp_ablation: error: {out}: malformed JSON (")
+    assert "line 1 column" in proc.stderr and "Traceback" not in proc.stderr
+    assert out.read_text() == '{"bench": "mvp_ablation", "systems": {'
+    proc = bench("mvp_ablation.py", "listwise", "--prep", str(tmp_path / "none"), "--model", "a=b")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"mvp_ablation: error: --prep {tmp_path / 'none'}: no prep.json there; run")
 
 
 def _evaluated(tmp_path, **models) -> Path:
