@@ -8,10 +8,10 @@ Two forms (``MVPConfig.anchor``):
   shared, so an anchor is a function of its view's list, and views differ only through their
   inputs (the view tokens) and the orthogonal loss.
 - ``query`` (what ``viewrank train mvp`` trains unless told otherwise: within a CPU budget list
-  anchors do not learn from lists of 8 and stay below BM25 with lists of 16, docs/mvp.md): one
+  anchors do not learn from lists of 8 and stay below BM25 with lists of 16, docs/mvp-results.md): one
   learned query per view, initialised orthonormal and large, on the residual path. Its anchors
   are near-orthogonal and almost independent of the list at step 0; trained, they read it
-  through the cross-attention (docs/mvp.md, the listwise test).
+  through the cross-attention (docs/mvp-results.md, the listwise test).
 
 :meth:`AnchorDecoder.with_anchor` turns one form into the other for a warm start (``viewrank train
 mvp --init-from DIR --anchor list``): the block is kept, only the start parameters are new.

@@ -21,7 +21,7 @@ class TrainOptions:
     m: int = 4
     # "query": a learned query per view (learns within the CPU budget); "list": the paper's list-aware
     # anchors, which in this recipe's CPU budget do not learn from lists of 8 (SciFact 0.12) and
-    # stay below BM25 with lists of 16 (0.67; docs/mvp.md).
+    # stay below BM25 with lists of 16 (0.67; docs/mvp-results.md).
     # "" = "query" for a new model, the --init-from model's own form otherwise; a form given with
     # --init-from switches that model's anchors (a warm start: encoder and decoder block kept)
     anchor: str = ""

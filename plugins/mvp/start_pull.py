@@ -1,7 +1,7 @@
 """Regularisation toward the starting weights (L2-SP, Li et al. 2018), in decoupled form.
 
 Fine-tuning a general backbone on one small collection moves it away from what made it general
-(docs/mvp.md, CISI). ``StartPull`` keeps a copy of the backbone's weights at the start of
+(docs/mvp-results.md, CISI). ``StartPull`` keeps a copy of the backbone's weights at the start of
 training and, after each optimiser step, moves every backbone weight back toward its start:
 ``w <- w - lr * rate * (w - w0)``, with ``lr`` the step's scheduled backbone learning rate. This is
 the L2-SP penalty ``rate/2 * ||w - w0||^2`` applied the way AdamW applies weight decay (decoupled

@@ -2,7 +2,7 @@
 weight averaging (Izmailov et al. 2018) and checkpoint averaging.
 
 The CPU recipes' run-to-run spread on SciFact test is as large as the differences between
-recipes (docs/mvp.md: 0.7442-0.7664 over six seeds of one recipe), and the checkpoint the trainer
+recipes (docs/mvp-results.md: 0.7442-0.7664 over six seeds of one recipe), and the checkpoint the trainer
 keeps is chosen on 50 held-out train queries, a noisy guide. ``TailAverage`` keeps a uniform
 running mean of every floating parameter over the last ``fraction`` of the planned steps; at the
 end of training the mean is the model that is saved. Integer buffers are left as they are.

@@ -69,7 +69,7 @@ def native_bf16() -> bool:
 def amx_bf16() -> bool:
     """Whether this CPU has AMX tiles for bf16 (and the hypervisor shows them): where torch's bf16
     autocast trains faster than fp32. With AVX512-BF16 alone it trains slower (measured twice on
-    Intel Xeons without AMX: docs/mvp.md), so ``viewrank train --bf16`` asks for AMX."""
+    Intel Xeons without AMX: docs/mvp-results.md), so ``viewrank train --bf16`` asks for AMX."""
     return "amx_bf16" in set(cpu_info()["flags"])
 
 
