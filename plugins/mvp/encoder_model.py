@@ -8,6 +8,7 @@ one step of a pretrained T5 decoder.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -47,7 +48,16 @@ class EncoderMVP(BackboneHeadModel):
         tokenizer = AutoTokenizer.from_pretrained(path)
         tokenizer.add_tokens(view_tokens(m), special_tokens=True)
         backbone = AutoModel.from_pretrained(path)
-        backbone.resize_token_embeddings(len(tokenizer))
+        # transformers starts the new rows from the old rows' mean and covariance and says so; the
+        # rows are overwritten just below, so the notice would only mislead (the draw stays: it is
+        # part of each seed's random stream)
+        resize_log = logging.getLogger("transformers.modeling_utils")
+        level = resize_log.level
+        resize_log.setLevel(logging.ERROR)
+        try:
+            backbone.resize_token_embeddings(len(tokenizer))
+        finally:
+            resize_log.setLevel(level)
         emb = backbone.get_input_embeddings().weight
         ids = tokenizer.convert_tokens_to_ids(view_tokens(m))
         cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else 0
