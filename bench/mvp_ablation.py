@@ -7,7 +7,9 @@ weight), then evaluated on:
 - SciFact test, all 300 queries, BM25 top 100 -> rerank in ONE pass (nDCG@10, R@100, MRR@10),
   and the same model scoring every candidate ALONE (a list of 1): the listwise gain;
 - CISI (never trained or tuned on), all 76 judged queries, BM25 top 100 -> rerank;
-- ``fuse:W:model`` with W picked on the validation slice, on both.
+- ``fuse:W:model`` with W picked on the validation slice, on both. ``evaluate`` (models trained
+  elsewhere, ``--model NAME=DIR``) picks W on the train queries the model's own trainer held out
+  (its ``training.json``): a run with another ``--seed`` trained on most of the default slice.
 
 Two stages, because the GPU machine has no Java for Pyserini::
 
@@ -300,6 +302,22 @@ def load_sets(args, prep: dict) -> dict:
     return sets
 
 
+def held_out_set(sets: dict, training: dict | None, limit: int = 0) -> tuple[tuple, str]:
+    """The set a model's fusion weight is picked on, and which it is: the SciFact train queries the
+    model's own trainer held out (the last validation's per-query values in ``training.json``), so
+    W is never picked on queries the model was trained on (a run with another ``--seed`` than
+    ``prepare``'s holds out other queries and trains on most of prepare's slice); ``prepare``'s
+    slice when the model records none of SciFact's train queries (older runs, adapted models)."""
+    ds, split, queries, hits = sets["val"]
+    validations = (training or {}).get("validation") or [{}]
+    own = list(validations[-1].get("per_query", {}))
+    train_qrels = ds.qrels(split)
+    if not own or not all(q in train_qrels and q in hits for q in own):
+        return sets["val"], f"prepare's {len(queries)} held-out train queries"
+    own = own[:limit] if limit else own
+    return (ds, split, {q: ds.all_queries[q] for q in own}, hits), f"its own {len(own)} held-out train queries"
+
+
 def evaluate_stage(args) -> int:
     """Evaluate trained model folders (``--model NAME=DIR``) on the same sets, into ``--out``."""
     import torch
@@ -318,13 +336,16 @@ def evaluate_stage(args) -> int:
         training = Path(folder) / "training.json"
         row = {"model": folder, "training": {k: v for k, v in read_result(training).items()
                                              if k != "log"} if training.is_file() else None}
-        row.update(evaluate_model(model, sets, alone=model.config.variant != "cross-encoder" and not args.no_alone))
+        val, row["val_slice"] = held_out_set(sets, row["training"], args.limit)
+        row.update(evaluate_model(model, {**sets, "val": val},
+                                  alone=model.config.variant != "cross-encoder" and not args.no_alone))
         report["systems"][name] = row
         report.update(device=platform.processor() or platform.machine(), date=time.strftime("%Y-%m-%d"))
         write_result(out, report)
         alone = row.get("test_alone", {}).get("nDCG@10", float("nan"))
         print(f"{name:<20} test {row['test']['nDCG@10']:.4f} alone {alone:.4f} cisi {row['cisi']['nDCG@10']:.4f} "
-              f"fuse(w={row['fuse']['w']}) {row['fuse']['test']['nDCG@10']:.4f}/{row['fuse']['cisi']['nDCG@10']:.4f} "
+              f"fuse(w={row['fuse']['w']}, on {row['val_slice']}) "
+              f"{row['fuse']['test']['nDCG@10']:.4f}/{row['fuse']['cisi']['nDCG@10']:.4f} "
               f"({row['test']['ms_per_query']} ms/q)", flush=True)
     return 0
 

@@ -105,3 +105,24 @@ def test_mvp_ablation_compare_tests_b_minus_a_per_pair_and_over_the_pairs(tmp_pa
         proc = bench("mvp_ablation.py", "compare", "--pair", bad, "--out", str(out))
         assert proc.returncode == 2 and f"--pair {bad}" in proc.stderr and f"none for {bad[2:]}" in proc.stderr
         assert bad not in json.loads(out.read_text())["compared"]
+
+
+def test_mvp_ablation_picks_a_models_fusion_weight_on_its_own_held_out_queries(tmp_path):
+    """A model trained with another --seed than prepare's was trained on most of prepare's held-out
+    slice, so `evaluate` picks its W on the queries its own trainer held out (training.json);
+    prepare's slice only when the model records none of the training split's queries."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from mvp_ablation import held_out_set
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    from viewrank.datasets import BeirDataset
+
+    ds = BeirDataset(_tiny_with_train(tmp_path))
+    hits = {"q1": [["d1", 2.0]], "q2": [["d3", 1.0]]}
+    sets = {"val": (ds, "train", {"q1": ds.all_queries["q1"]}, hits)}
+    val, label = held_out_set(sets, {"validation": [{"per_query": {"q1": 0.0}}, {"per_query": {"q2": 1.0}}]})
+    assert val[2] == {"q2": ds.all_queries["q2"]} and val[3] is hits and label == "its own 1 held-out train queries"
+    for training in (None, {"validation": []}, {"validation": [{"per_query": {"pseudo-7": 0.5}}]}):
+        val, label = held_out_set(sets, training)  # none recorded, or an adapted model's pseudo-queries
+        assert val is sets["val"] and label == "prepare's 1 held-out train queries"
