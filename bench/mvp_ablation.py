@@ -323,7 +323,6 @@ def evaluate_stage(args) -> int:
     import torch
 
     from viewrank.plugins.mvp.loading import load_mvp_model
-    from viewrank.runs import atomic_write_text
 
     torch.set_num_threads(args.threads)
     prep = load_prep(args.prep)
@@ -429,7 +428,6 @@ def listwise_stage(args) -> int:
     from viewrank.plugins.mvp.encoder_model import EncoderMVP
     from viewrank.plugins.mvp.loading import load_mvp_model
     from viewrank.plugins.onnx_runtime.cpu import describe
-    from viewrank.runs import atomic_write_text
 
     if args.context < 2:
         bad_input(f"--context {args.context}: a list needs at least 2 candidates")
@@ -526,7 +524,6 @@ def compare_stage(args) -> int:
     ``--pair A,B`` the difference B - A over the common queries
     with its paired randomization test, and with two or more pairs the pairs as the units (each
     pair's mean difference, exact sign-flip test), as ``listwise --pool`` does for runs."""
-    from viewrank.runs import atomic_write_text
     from viewrank.significance import randomization_test
 
     out = Path(args.out)
@@ -637,8 +634,8 @@ def run(args) -> int:
             link = pseudo / "corpus.jsonl"
             link.unlink(missing_ok=True)
             link.symlink_to(Path(args.cisi).resolve() / "corpus.jsonl")
-            (out / "mined_negatives.json").write_text(json.dumps({"split": "train", "depth": 50, "scored": True,
-                                                                  "hits": hits["cisi-pseudo"]}), encoding="utf-8")
+            atomic_write_text(out / "mined_negatives.json", json.dumps({"split": "train", "depth": 50, "scored": True,
+                                                                       "hits": hits["cisi-pseudo"]}))
             src_cfg = read_result(work / source / "viewrank_mvp.json")
             opts_d.update(kind="cross-encoder" if src_cfg["variant"] == "cross-encoder" else "mvp",
                           init_from=str(work / source), dataset=str(pseudo), teacher=[FREE_TEACHER], epochs=1,
@@ -676,8 +673,7 @@ def run(args) -> int:
         if args.quick:
             results[name] = row
             print(f"{name:<20} test {row['test']['nDCG@10']:.4f} steps {row['steps']} ({train_s:.0f} s)", flush=True)
-            atomic_write_text(args.out, json.dumps({"bench": "mvp_ablation", "quick": True, **_setup(args, base, prep),
-                                                    "systems": results}, indent=2) + "\n")
+            write_result(args.out, {"bench": "mvp_ablation", "quick": True, **_setup(args, base, prep), "systems": results})
             continue
         best_w = row["fuse"]["w"]
         results[name] = row
