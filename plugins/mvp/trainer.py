@@ -442,6 +442,12 @@ def train(opts: TrainOptions, host: "PluginHost") -> Path:
                 stopped_early = True
                 break
     bar.close()
+    out_of_time = stopped_early and not (opts.max_steps and step >= opts.max_steps)
+    if out_of_time and history and history[-1]["step"] != step and val_qids and opts.evals > 0:
+        # the budget's safety net stopped the loop short of its last planned validation (the machine
+        # ran slower than the plan); the steps since the one before are validated too, so that they
+        # can be kept: otherwise up to 1/evals of the run would be thrown away unseen
+        run_validation()
     checkpoint()  # the last step's state: --resume continues from here
     chosen = best()
     # how far the kept step's (and the mean's) lead is the held-out slice's noise

@@ -97,6 +97,18 @@ def test_bad_recipe_options_are_named():
         check_options(TrainOptions(batch_size=0))
 
 
+def test_a_run_the_budget_stops_early_still_validates_its_last_step(tiny_bert_dir, tiny_dataset, tmp_path):
+    """When the budget's safety net ends the loop before the last planned validation (a machine
+    slower than its plan), the last step is validated too, so it can be kept."""
+    out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "b", val_queries=1, val_depth=6, evals=2, epochs=3,
+                        time_budget_min=1e-6), get_host())
+    report = json.loads((out / "training.json").read_text())
+    assert report["stopped_early"] and report["steps"] < report["planned_steps"]
+    assert [h["step"] for h in report["validation"]] == [0, report["steps"]]
+    best = max(report["validation"], key=lambda h: (h["val_nDCG@10"], h["step"]))
+    assert report["chosen_step"] == best["step"]
+
+
 def test_validation_picks_the_checkpoint_and_the_plan_is_recorded(tiny_bert_dir, tiny_dataset, tmp_path):
     out = train(options(tiny_bert_dir, tiny_dataset, tmp_path / "v", val_queries=1, val_depth=6, evals=2, epochs=3), get_host())
     report = json.loads((out / "training.json").read_text())
