@@ -304,16 +304,19 @@ def load_sets(args, prep: dict) -> dict:
 
 def held_out_set(sets: dict, training: dict | None, limit: int = 0) -> tuple[tuple, str]:
     """The set a model's fusion weight is picked on, and which it is: the SciFact train queries the
-    model's own trainer held out (the last validation's per-query values in ``training.json``), so
-    W is never picked on queries the model was trained on (a run with another ``--seed`` than
-    ``prepare``'s holds out other queries and trains on most of prepare's slice); ``prepare``'s
-    slice when the model records none of SciFact's train queries (older runs, adapted models)."""
+    model's own trainer held out (drawn again from the options in its ``training.json``, as the
+    trainer draws them), so W is never picked on queries the model was trained on (a run with
+    another ``--seed`` than ``prepare``'s holds out other queries and trains on most of prepare's
+    slice); ``prepare``'s slice when the model was not trained on this dataset's split with a
+    held-out slice (no ``training.json``, models adapted on another corpus)."""
+    from viewrank.plugins.mvp.data import split_validation
+
     ds, split, queries, hits = sets["val"]
-    validations = (training or {}).get("validation") or [{}]
-    own = list(validations[-1].get("per_query", {}))
-    train_qrels = ds.qrels(split)
-    if not own or not all(q in train_qrels and q in hits for q in own):
+    opts = (training or {}).get("options") or {}
+    same_data = bool(opts.get("dataset")) and Path(opts["dataset"]).resolve() == ds.root.resolve()
+    if not (same_data and opts.get("split") == split and opts.get("val_queries", 0) > 0):
         return sets["val"], f"prepare's {len(queries)} held-out train queries"
+    own = [q for q in split_validation(ds.root, split, opts["val_queries"], opts["seed"]) if q in hits]
     own = own[:limit] if limit else own
     return (ds, split, {q: ds.all_queries[q] for q in own}, hits), f"its own {len(own)} held-out train queries"
 

@@ -109,20 +109,26 @@ def test_mvp_ablation_compare_tests_b_minus_a_per_pair_and_over_the_pairs(tmp_pa
 
 def test_mvp_ablation_picks_a_models_fusion_weight_on_its_own_held_out_queries(tmp_path):
     """A model trained with another --seed than prepare's was trained on most of prepare's held-out
-    slice, so `evaluate` picks its W on the queries its own trainer held out (training.json);
-    prepare's slice only when the model records none of the training split's queries."""
+    slice, so `evaluate` picks its W on the queries its own trainer held out (drawn again from the
+    options in its training.json); prepare's slice only when it was trained on other data."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         from mvp_ablation import held_out_set
     finally:
         sys.path.remove(str(ROOT / "bench"))
     from viewrank.datasets import BeirDataset
+    from viewrank.plugins.mvp.data import split_validation
 
-    ds = BeirDataset(_tiny_with_train(tmp_path))
+    root = _tiny_with_train(tmp_path)
+    ds = BeirDataset(root)
     hits = {"q1": [["d1", 2.0]], "q2": [["d3", 1.0]]}
     sets = {"val": (ds, "train", {"q1": ds.all_queries["q1"]}, hits)}
-    val, label = held_out_set(sets, {"validation": [{"per_query": {"q1": 0.0}}, {"per_query": {"q2": 1.0}}]})
+    own = {seed: split_validation(root, "train", 1, seed) for seed in range(20)}
+    seed = next(s for s, qids in own.items() if qids == ["q2"])  # a seed that holds out the other query
+    trained = {"dataset": str(root), "split": "train", "val_queries": 1, "seed": seed}
+    val, label = held_out_set(sets, {"options": trained})
     assert val[2] == {"q2": ds.all_queries["q2"]} and val[3] is hits and label == "its own 1 held-out train queries"
-    for training in (None, {"validation": []}, {"validation": [{"per_query": {"pseudo-7": 0.5}}]}):
-        val, label = held_out_set(sets, training)  # none recorded, or an adapted model's pseudo-queries
+    for training in (None, {"options": {**trained, "dataset": str(tmp_path / "pseudo")}},  # adapted elsewhere
+                     {"options": {**trained, "val_queries": 0}}):  # nothing held out
+        val, label = held_out_set(sets, training)
         assert val is sets["val"] and label == "prepare's 1 held-out train queries"
